@@ -17,6 +17,7 @@ INSTALL_REQUIRES = [
     # The `tfds` command line imports both at start-up; without them it crashes.
     "apache-beam==2.77.0",
     "mlcroissant==1.1.1",
+    "importlib_resources==7.1.0",  # imported by tensorflow-datasets, undeclared
     "protobuf==6.33.6",
     "numpy==2.4.6",
     "ml_collections==1.1.0",
@@ -30,7 +31,7 @@ setuptools.setup(
     version="0.1.0",
     description="Real-time human body pose estimation on video with recurrent "
     "convolutional networks in JAX/Flax, exported to TFLite.",
-    packages=setuptools.find_packages(include=["bodypose_jax*", "tfds_ntu*"]),
+    packages=setuptools.find_packages(include=["bodypose_jax*", "tfds_ntu*", "configs"]),
     python_requires=">=3.10,<3.13",
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": ["pytest==9.2.0", "pytest-xdist"]},

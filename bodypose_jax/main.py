@@ -1,0 +1,39 @@
+r"""Trains and evaluates a pose model.
+
+  python -m bodypose_jax.main --config=configs/rgb_gru.py:synthetic \
+      --workdir=workdirs/rgb_gru_syn
+
+Any config field can be overridden, e.g. `--config.num_train_steps=2000` or
+`--config.model.cell=none`. Rerunning in the same workdir resumes.
+"""
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+from ml_collections import config_flags
+import tensorflow as tf
+
+from bodypose_jax import train
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and "
+                    "TensorBoard summaries.")
+config_flags.DEFINE_config_file(
+    "config", None, "Experiment config file, optionally with ':variant'.",
+    lock_config=True)
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  # tf.data runs on the host; keep TensorFlow off the accelerators JAX uses.
+  tf.config.set_visible_devices([], "GPU")
+  logging.info("JAX %s: process %d/%d, local devices %s", jax.__version__,
+               jax.process_index(), jax.process_count(), jax.local_devices())
+  train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+
+
+if __name__ == "__main__":
+  app.run(main)

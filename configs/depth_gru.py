@@ -1,0 +1,18 @@
+r"""Masked-depth frames, ConvGRU at stride 16.
+
+Real NTU RGB+D (build it first, see README):
+  python -m bodypose_jax.main --config=configs/depth_gru.py --workdir=workdirs/depth_gru
+The embedded synthetic set (~10 min on 2 CPU cores):
+  python -m bodypose_jax.main --config=configs/depth_gru.py:synthetic --workdir=workdirs/depth_gru_syn
+A tiny smoke run (< 2 min):
+  python -m bodypose_jax.main --config=configs/depth_gru.py:smoke --workdir=/tmp/smoke
+The single-frame baseline: add --config.model.cell=none
+"""
+
+from configs import default
+
+
+def get_config(variant: str | None = None):
+  config = default.get_config()
+  config.model.cell = "gru"
+  return default.apply_variant(config, variant or None, modality="depth")

@@ -1,0 +1,18 @@
+r"""RGB frames, ConvLSTM at stride 16.
+
+Real NTU RGB+D (build it first, see README):
+  python -m bodypose_jax.main --config=configs/rgb_lstm.py --workdir=workdirs/rgb_lstm
+The embedded synthetic set (~10 min on 2 CPU cores):
+  python -m bodypose_jax.main --config=configs/rgb_lstm.py:synthetic --workdir=workdirs/rgb_lstm_syn
+A tiny smoke run (< 2 min):
+  python -m bodypose_jax.main --config=configs/rgb_lstm.py:smoke --workdir=/tmp/smoke
+The single-frame baseline: add --config.model.cell=none
+"""
+
+from configs import default
+
+
+def get_config(variant: str | None = None):
+  config = default.get_config()
+  config.model.cell = "lstm"
+  return default.apply_variant(config, variant or None, modality="rgb")

@@ -1,0 +1,78 @@
+"""The model's two paths (scanned clip, streamed frames) and its layers."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bodypose_jax import cells
+from bodypose_jax import layers
+from bodypose_jax import models
+
+TINY = dict(num_joints=25, width=0.25, decoder_features=8, cell_features=8,
+            stages=((1, 8, 1, 1), (2, 8, 1, 2), (2, 8, 1, 2), (2, 16, 1, 2)))
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("size", [(8, 8), (7, 9)])
+def test_shifted_depthwise_equals_grouped(stride, size):
+  x = jax.random.normal(jax.random.key(0), (2, *size, 5))
+  grouped = layers.DepthwiseConv(3, stride, "grouped")
+  shifted = layers.DepthwiseConv(3, stride, "shifted")
+  params = grouped.init(jax.random.key(1), x)
+  assert jax.tree.map(jnp.shape, params) == jax.tree.map(
+      jnp.shape, shifted.init(jax.random.key(1), x))
+  np.testing.assert_allclose(shifted.apply(params, x), grouped.apply(params, x),
+                             rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("features", [5, 12])
+def test_matmul_pointwise_equals_conv(features):
+  x = jax.random.normal(jax.random.key(0), (2, 6, 7, 9))
+  conv = layers.PointwiseConv(features, impl="conv")
+  matmul = layers.PointwiseConv(features, impl="matmul")
+  params = conv.init(jax.random.key(1), x)
+  params = jax.tree.map(lambda p: p + 0.1, params)   # a non-zero bias too
+  np.testing.assert_allclose(matmul.apply(params, x), conv.apply(params, x),
+                             rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "none"])
+@pytest.mark.parametrize("cell_stride", [8, 16])
+def test_streaming_step_matches_scanned_clip(cell, cell_stride):
+  model = models.PoseNet(cell=cell, cell_stride=cell_stride, **TINY)
+  frames = jax.random.normal(jax.random.key(0), (2, 4, 32, 48, 3))
+  variables = model.init(jax.random.key(1), frames)
+  # Perturb batch stats so inference-mode normalisation is not the identity.
+  variables = jax.tree.map(lambda v: v + 0.1, variables)
+  clip = model.apply(variables, frames, train=False)
+
+  carry = model.apply(variables, frames[:, 0].shape,
+                      method=models.PoseNet.initial_state)
+  for t in range(frames.shape[1]):
+    out, carry = model.apply(variables, frames[:, t], carry,
+                             method=models.PoseNet.step)
+    for key in ("heatmaps", "offsets"):
+      np.testing.assert_allclose(out[key], clip[key][:, t], rtol=1e-4,
+                                 atol=1e-4)
+  assert clip["heatmaps"].shape == (2, 4, 4, 6, 25)
+  assert clip["offsets"].shape == (2, 4, 4, 6, 25, 2)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_cell_memory_changes_later_frames_only(cell):
+  """Frame t's output depends on earlier frames through the cell, never on later ones."""
+  model = models.PoseNet(cell=cell, **TINY)
+  frames = jax.random.normal(jax.random.key(0), (1, 3, 32, 32, 3))
+  variables = model.init(jax.random.key(1), frames)
+  changed = frames.at[:, 1].set(0.0)
+  a = model.apply(variables, frames)["heatmaps"]
+  b = model.apply(variables, changed)["heatmaps"]
+  np.testing.assert_array_equal(a[:, 0], b[:, 0])
+  assert not np.allclose(a[:, 2], b[:, 2])
+
+
+def test_unknown_cell_is_an_error():
+  with pytest.raises(ValueError, match="Unknown cell"):
+    cells.make_cell("rnn", 8, 3)

@@ -1,0 +1,88 @@
+"""The training loop trains, evaluates, checkpoints and resumes."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from bodypose_jax import train
+from configs import rgb_gru
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _smoke_config(data_dir, **overrides):
+  config = rgb_gru.get_config("smoke")
+  with config.unlocked():
+    config.dataset.data_dir = data_dir
+    for key, value in overrides.items():
+      config[key] = value
+  return config
+
+
+def _tensorboard_scalars(workdir, tag):
+  """Values of one scalar tag from the TensorBoard event files, by step."""
+  values = {}
+  for path in workdir.glob("events.out.tfevents.*"):
+    for record in tf.data.TFRecordDataset(str(path)):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      for value in event.summary.value:
+        if value.tag == tag:
+          values[event.step] = float(tf.make_ndarray(value.tensor))
+  return [values[k] for k in sorted(values)]
+
+
+def test_trains_then_resumes(smoke_builder, smoke_data_dir, tmp_path):
+  smoke_builder("rgb")
+  workdir = str(tmp_path / "run")
+  config = _smoke_config(smoke_data_dir, num_train_steps=20,
+                         eval_every_steps=20, checkpoint_every_steps=20,
+                         log_every_steps=1)
+  metrics = train.train_and_evaluate(config, workdir)
+  assert set(metrics) >= {"pck@0.2", "pixel_error"}
+  assert metrics["num_joints_evaluated"] > 0
+  assert os.path.isdir(os.path.join(workdir, "checkpoints", "20"))
+  with open(os.path.join(workdir, "config.json")) as f:
+    assert json.load(f)["num_train_steps"] == 20
+
+  # Raising the step budget continues from step 20 rather than restarting.
+  config = _smoke_config(smoke_data_dir, num_train_steps=25,
+                         eval_every_steps=100, checkpoint_every_steps=5)
+  train.train_and_evaluate(config, workdir)
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["20", "25"]
+  with open(os.path.join(workdir, "eval_metrics.json")) as f:
+    assert json.load(f)["step"] == 25
+
+
+def test_loss_decreases(smoke_builder, smoke_data_dir, tmp_path):
+  """Overfitting a few clips must drive the loss well below its start."""
+  smoke_builder("rgb")
+  config = _smoke_config(smoke_data_dir, num_train_steps=40,
+                         eval_every_steps=40, checkpoint_every_steps=40,
+                         log_every_steps=1, learning_rate=5e-3)
+  workdir = tmp_path / "run"
+  train.train_and_evaluate(config, str(workdir))
+  losses = _tensorboard_scalars(workdir, "train/loss")
+  assert len(losses) == 40
+  assert np.mean(losses[-5:]) < 0.9 * np.mean(losses[:5])
+
+
+def test_main_command_line(smoke_builder, smoke_data_dir, tmp_path):
+  """The documented command, with a config override, as a user runs it."""
+  smoke_builder("rgb")
+  workdir = tmp_path / "cli"
+  cmd = [sys.executable, "-m", "bodypose_jax.main",
+         "--config=configs/rgb_gru.py:smoke", f"--workdir={workdir}",
+         f"--config.dataset.data_dir={smoke_data_dir}",
+         "--config.model.cell=none", "--config.num_train_steps=4",
+         "--config.eval_every_steps=4", "--config.checkpoint_every_steps=4"]
+  result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "PoseNet (cell=none)" in result.stderr
+  assert "eval at step 4" in result.stderr
+  with open(workdir / "config.json") as f:
+    assert json.load(f)["model"]["cell"] == "none"

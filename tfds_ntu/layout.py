@@ -1,0 +1,100 @@
+"""NTU RGB+D sample names, folder layout and evaluation protocols."""
+
+import dataclasses
+import os
+import re
+
+# Folders of the released archives, relative to the dataset root.
+RGB_DIR = 'nturgb+d_rgb'
+DEPTH_MASKED_DIR = 'nturgb+d_depth_masked'
+DEPTH_DIR = 'nturgb+d_depth'
+SKELETON_DIR = 'nturgbd_skeletons'
+
+RGB_SIZE = (1080, 1920)  # (height, width) of the colour videos.
+DEPTH_SIZE = (424, 512)  # (height, width) of the depth frames.
+FPS = 30
+NUM_ACTIONS = 120
+
+# Cross-subject training performers: NTU-60's 20, then those NTU-120 adds.
+# NTU-60 samples only have performers 1-40, so on NTU-60 this set is exactly
+# the NTU-60 protocol.
+XSUB_TRAIN_PERFORMERS_60 = frozenset(
+    (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38))
+XSUB_TRAIN_PERFORMERS_120 = XSUB_TRAIN_PERFORMERS_60 | frozenset(
+    (45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81,
+     82, 83, 84, 85, 86, 89, 91, 92, 93, 94, 95, 97, 98, 100, 103))
+# Cross-view: cameras 2 and 3 train, camera 1 tests.
+XVIEW_TRAIN_CAMERAS = frozenset((2, 3))
+
+_NAME_RE = re.compile(r'S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})')
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class SampleId:
+  """The five numbers in a sample name `SsssCcccPpppRrrrAaaa` (1-based)."""
+  setup: int
+  camera: int
+  performer: int
+  replication: int
+  action: int
+
+  @property
+  def name(self):
+    return (f'S{self.setup:03d}C{self.camera:03d}P{self.performer:03d}'
+            f'R{self.replication:03d}A{self.action:03d}')
+
+
+def parse_name(name):
+  """Parses `SsssCcccPpppRrrrAaaa` into a `SampleId`.
+
+  Raises:
+    ValueError: naming `name` when it does not match the pattern, or a number
+      is out of range (all are >= 1; actions <= 120).
+  """
+  match = _NAME_RE.fullmatch(name)
+  if match is None:
+    raise ValueError(
+        f'bad NTU sample name {name!r}: expected SsssCcccPpppRrrrAaaa, '
+        'e.g. S001C002P003R001A010')
+  sample = SampleId(*(int(g) for g in match.groups()))
+  if min(dataclasses.astuple(sample)) < 1 or sample.action > NUM_ACTIONS:
+    raise ValueError(
+        f'bad NTU sample name {name!r}: numbers start at 1 and actions end '
+        f'at A{NUM_ACTIONS:03d}')
+  return sample
+
+
+def rgb_path(root, name):
+  """`<root>/nturgb+d_rgb/<name>_rgb.avi`."""
+  return os.path.join(root, RGB_DIR, f'{name}_rgb.avi')
+
+
+def depth_masked_dir(root, name):
+  """`<root>/nturgb+d_depth_masked/<name>`, holding MDepth-%08d.png."""
+  return os.path.join(root, DEPTH_MASKED_DIR, name)
+
+
+def depth_masked_frame_path(root, name, index):
+  """Masked depth PNG of 0-based frame `index` (files count from 1)."""
+  return os.path.join(depth_masked_dir(root, name),
+                      f'MDepth-{index + 1:08d}.png')
+
+
+def depth_frame_path(root, name, index):
+  """Full depth PNG of 0-based frame `index` (files count from 1)."""
+  return os.path.join(root, DEPTH_DIR, name, f'Depth-{index + 1:08d}.png')
+
+
+def skeleton_path(root, name):
+  """`<root>/nturgbd_skeletons/<name>.skeleton`."""
+  return os.path.join(root, SKELETON_DIR, f'{name}.skeleton')
+
+
+def is_xsub_train(sample):
+  """Whether a sample is in the cross-subject training side."""
+  return sample.performer in XSUB_TRAIN_PERFORMERS_120
+
+
+def is_xview_train(sample):
+  """Whether a sample is in the cross-view training side."""
+  return sample.camera in XVIEW_TRAIN_CAMERAS

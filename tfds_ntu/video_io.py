@@ -1,0 +1,64 @@
+"""Decodes NTU colour videos and depth PNG sequences, resized for storage."""
+
+import os
+import re
+
+import cv2
+import numpy as np
+
+_DEPTH_RE = re.compile(r'M?Depth-(\d{8})\.png')
+
+
+def read_rgb_video(path, height, width):
+  """Decodes an AVI into [T, height, width, 3] uint8 RGB.
+
+  Frames are shrunk with INTER_AREA (averages the pixels it merges, so small
+  stored frames do not alias).
+
+  Raises:
+    ValueError: naming `path` when it cannot be opened or holds no frame.
+  """
+  capture = cv2.VideoCapture(os.fspath(path))
+  if not capture.isOpened():
+    raise ValueError(f'{path}: cv2 cannot open the video')
+  frames = []
+  while True:
+    ok, frame = capture.read()
+    if not ok:
+      break
+    frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+    frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+  capture.release()
+  if not frames:
+    raise ValueError(f'{path}: no decodable frame')
+  return np.stack(frames)
+
+
+def read_depth_frames(folder, height, width):
+  """Reads `(M)Depth-%08d.png` files into [T, height, width, 1] uint16 mm.
+
+  Depth is resized with INTER_NEAREST: averaging would invent depths between
+  the body and the zeroed background.
+
+  Raises:
+    ValueError: naming the folder or file when the folder is missing or
+      empty, frame numbers are not 1..T, or a PNG is not single-channel
+      uint16.
+  """
+  if not os.path.isdir(folder):
+    raise ValueError(f'{folder}: depth folder missing')
+  files = sorted(f for f in os.listdir(folder) if _DEPTH_RE.fullmatch(f))
+  if not files:
+    raise ValueError(f'{folder}: no Depth-%08d.png / MDepth-%08d.png file')
+  numbers = [int(_DEPTH_RE.fullmatch(f).group(1)) for f in files]
+  if numbers != list(range(1, len(files) + 1)):
+    raise ValueError(f'{folder}: depth frame numbers are not 1..{len(files)}')
+  frames = []
+  for f in files:
+    path = os.path.join(folder, f)
+    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if image is None or image.dtype != np.uint16 or image.ndim != 2:
+      raise ValueError(f'{path}: not a single-channel uint16 PNG')
+    frames.append(cv2.resize(image, (width, height),
+                             interpolation=cv2.INTER_NEAREST))
+  return np.stack(frames)[..., None]
