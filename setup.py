@@ -34,5 +34,5 @@ setuptools.setup(
     packages=setuptools.find_packages(include=["bodypose_jax*", "tfds_ntu*", "configs"]),
     python_requires=">=3.10,<3.13",
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": ["pytest==9.2.0", "pytest-xdist"]},
+    extras_require={"test": ["pytest==9.2.0"]},
 )

@@ -7,6 +7,8 @@ Any config field can be overridden, e.g. `--config.num_train_steps=2000` or
 `--config.model.cell=none`. Rerunning in the same workdir resumes.
 """
 
+import logging as logging_lib
+
 from absl import app
 from absl import flags
 from absl import logging
@@ -25,9 +27,17 @@ config_flags.DEFINE_config_file(
 flags.mark_flags_as_required(["config", "workdir"])
 
 
+class _QuietLibraries(logging_lib.Filter):
+  """Drops INFO chatter of orbax, which logs a dozen lines per checkpoint."""
+
+  def filter(self, record):
+    return record.levelno > logging_lib.INFO or "/orbax/" not in record.pathname
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  logging.get_absl_handler().addFilter(_QuietLibraries())
   # tf.data runs on the host; keep TensorFlow off the accelerators JAX uses.
   tf.config.set_visible_devices([], "GPU")
   logging.info("JAX %s: process %d/%d, local devices %s", jax.__version__,

@@ -99,11 +99,11 @@ def apply_variant(config: ml_collections.ConfigDict, variant: str | None,
     config.input.input_size = (96, 160) if modality == "rgb" else (96, 112)
     config.input.clip_length = 4
     config.model.width = 0.5
-    config.batch_size = 16
-    config.warmup_steps = 100
-    config.num_train_steps = 1200
-    config.eval_every_steps = 400
-    config.checkpoint_every_steps = 200
+    config.batch_size = 8
+    config.warmup_steps = 50
+    config.num_train_steps = 700
+    config.eval_every_steps = 350
+    config.checkpoint_every_steps = 100
   if variant == "smoke":
     config.dataset.builder_config = f"synthetic_smoke_{modality}"
     config.input.input_size = (64, 96) if modality == "rgb" else (64, 80)

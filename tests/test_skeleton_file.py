@@ -1,29 +1,16 @@
 """Tests for tfds_ntu.skeleton_file against real NTU files and broken text."""
 
-import os
-import pathlib
-
 import numpy as np
 import pytest
 
 from tfds_ntu import skeleton_file
 
-_REPO = pathlib.Path(__file__).resolve().parents[1]
+import real_samples
 
-
-def _samples_dir():
-  """Real NTU files: NTU_SAMPLES_DIR, else <repo>/../shared/ntu_samples."""
-  path = pathlib.Path(os.environ.get('NTU_SAMPLES_DIR',
-                                     _REPO.parent / 'shared' / 'ntu_samples'))
-  if not (path / 'nturgbd_skeletons').is_dir():
-    pytest.skip(f'real NTU sample files not found at {path} (they are the '
-                'dataset authors\' data and are not shipped; set '
-                'NTU_SAMPLES_DIR)')
-  return path
 
 
 def _real_skeleton(name):
-  return _samples_dir() / 'nturgbd_skeletons' / f'{name}.skeleton'
+  return real_samples.samples_dir() / 'nturgbd_skeletons' / f'{name}.skeleton'
 
 
 @pytest.mark.parametrize('name,num_frames', [

@@ -12,22 +12,12 @@ from tfds_ntu import skeleton_file
 from tfds_ntu import synthetic
 from tfds_ntu import video_io
 
-_REPO = pathlib.Path(__file__).resolve().parents[1]
+import real_samples
+
 _SPEC = synthetic.SyntheticSpec(
     seed=3, setups=(1,), cameras=(1, 2, 3), performers=(1, 3),
     replications=(1,), actions=(10, 80), num_frames=6, num_workers=1)
 _SAMPLE = layout.SampleId(1, 1, 3, 1, 80)
-
-
-def _samples_dir():
-  """Real NTU files: NTU_SAMPLES_DIR, else <repo>/../shared/ntu_samples."""
-  path = pathlib.Path(os.environ.get('NTU_SAMPLES_DIR',
-                                     _REPO.parent / 'shared' / 'ntu_samples'))
-  if not (path / 'nturgbd_skeletons').is_dir():
-    pytest.skip(f'real NTU sample files not found at {path} (they are the '
-                'dataset authors\' data and are not shipped; set '
-                'NTU_SAMPLES_DIR)')
-  return path
 
 
 def _render(root, spec=_SPEC, sample=_SAMPLE):
@@ -114,7 +104,7 @@ def test_mirror_convention_left_joints_on_image_left(tmp_path):
 
 
 def test_camera_model_matches_real_files():
-  folder = _samples_dir() / 'nturgbd_skeletons'
+  folder = real_samples.samples_dir() / 'nturgbd_skeletons'
   for path in sorted(folder.glob('*.skeleton')):
     actor = skeleton_file.main_actor(skeleton_file.read_skeleton(path))
     joints = actor.joints_3d[actor.present].astype(np.float64)
@@ -129,7 +119,7 @@ def test_camera_model_matches_real_files():
 
 def test_real_files_follow_the_mirror_convention():
   # S001C001P001R001A011 (reading) faces camera 1.
-  path = (_samples_dir() / 'nturgbd_skeletons' /
+  path = (real_samples.samples_dir() / 'nturgbd_skeletons' /
           'S001C001P001R001A011.skeleton')
   actor = skeleton_file.main_actor(skeleton_file.read_skeleton(path))
   assert np.all(actor.color_xy[:, synthetic.SHOULDER_L, 0] <

@@ -15,7 +15,8 @@ from tfds_ntu import layout
 from tfds_ntu import synthetic
 from tfds_ntu import video_io
 
-_REPO = pathlib.Path(__file__).resolve().parents[1]
+import real_samples
+
 _SPLITS = ('xsub_train', 'xsub_test', 'xview_train', 'xview_test')
 
 
@@ -51,12 +52,8 @@ def test_paths_and_protocols():
 
 
 def test_real_video_decodes():
-  path = pathlib.Path(os.environ.get(
-      'NTU_SAMPLES_DIR', _REPO.parent / 'shared' / 'ntu_samples'))
-  video = path / 'nturgb+d_rgb' / 'S001C001P001R001A001_rgb.avi'
-  if not video.exists():
-    pytest.skip(f'real NTU video not found at {video} (the dataset authors\' '
-                'data is not shipped; set NTU_SAMPLES_DIR)')
+  video = (real_samples.samples_dir() / 'nturgb+d_rgb' /
+           'S001C001P001R001A001_rgb.avi')
   frames = video_io.read_rgb_video(video, 144, 256)
   assert frames.shape == (103, 144, 256, 3) and frames.dtype == np.uint8
 
@@ -139,7 +136,7 @@ def test_tfds_cli_builds_smoke_config(tmp_path):
   result = subprocess.run(
       [str(tfds_cli), 'build', 'tfds_ntu', '--config=synthetic_smoke_rgb',
        f'--data_dir={tmp_path}'],
-      cwd=_REPO, capture_output=True, text=True, timeout=300)
+      cwd=real_samples.REPO, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
   info = tmp_path / 'tfds_ntu' / 'synthetic_smoke_rgb' / '1.0.0'
   assert (info / 'dataset_info.json').exists()

@@ -22,7 +22,9 @@ import dataclasses
 import multiprocessing
 import os
 import shutil
+import time
 
+from absl import logging
 import cv2
 import numpy as np
 
@@ -586,6 +588,16 @@ def _render_one(args):
   render_sample(*args)
 
 
+def _log_progress(done, total, start):
+  """Consumes `done` (one item per rendered sample), logging ~10 times."""
+  every = max(1, total // 10)
+  for i, _ in enumerate(done, 1):
+    if i % every == 0 or i == total:
+      elapsed = time.perf_counter() - start
+      logging.info('Rendered %d/%d samples (%.1f samples/s).', i, total,
+                   i / max(elapsed, 1e-9))
+
+
 def render_dataset(root, spec):
   """Renders every sample of `spec` under `root` in the NTU layout.
 
@@ -616,14 +628,17 @@ def render_dataset(root, spec):
     shutil.rmtree(os.path.join(root, folder), ignore_errors=True)
     os.makedirs(os.path.join(root, folder))
   jobs = [(root, spec, sample) for sample in samples]
+  logging.info('Rendering %d synthetic NTU samples into %s with %d workers.',
+               len(jobs), root, spec.num_workers)
+  start = time.perf_counter()
   if spec.num_workers > 1:
-    # fork: workers need only numpy and cv2, and spawning would re-import
-    # TensorFlow in each of them.
-    with multiprocessing.get_context('fork').Pool(spec.num_workers) as pool:
-      pool.map(_render_one, jobs, chunksize=1)
+    # spawn, not fork: the caller (the trainer, tfds) may already run JAX or
+    # TensorFlow threads, and forking a multithreaded process can deadlock.
+    with multiprocessing.get_context('spawn').Pool(spec.num_workers) as pool:
+      done = pool.imap_unordered(_render_one, jobs, chunksize=1)
+      _log_progress(done, len(jobs), start)
   else:
-    for job in jobs:
-      _render_one(job)
+    _log_progress(map(_render_one, jobs), len(jobs), start)
   with open(marker, 'w') as f:
     f.write(repr(spec))
   return samples
