@@ -17,22 +17,29 @@ class ConvGRU(nn.Module):
 
   Carry: h `[B, h, w, features]`. Output: the new h.
   """
+
   features: int
   kernel_size: int = 3
   dtype: Any = None
 
   def _conv(self, features, name):
     k = self.kernel_size
-    return nn.Conv(features, (k, k), padding="SAME", dtype=self.dtype, name=name)
+    return nn.Conv(
+        features, (k, k), padding="SAME", dtype=self.dtype, name=name
+    )
 
   @nn.compact
   def __call__(self, carry, x):
     h = carry
-    gates = jax.nn.sigmoid(self._conv(2 * self.features, "gates")(
-        jnp.concatenate([x, h], axis=-1)))
+    gates = jax.nn.sigmoid(
+        self._conv(2 * self.features, "gates")(jnp.concatenate([x, h], axis=-1))
+    )
     update, reset = jnp.split(gates, 2, axis=-1)
-    candidate = jnp.tanh(self._conv(self.features, "candidate")(
-        jnp.concatenate([x, reset * h], axis=-1)))
+    candidate = jnp.tanh(
+        self._conv(self.features, "candidate")(
+            jnp.concatenate([x, reset * h], axis=-1)
+        )
+    )
     new_h = update * h + (1.0 - update) * candidate
     return new_h, new_h
 
@@ -46,6 +53,7 @@ class ConvLSTM(nn.Module):
 
   Carry: (c, h), each `[B, h, w, features]`. Output: the new h.
   """
+
   features: int
   kernel_size: int = 3
   forget_bias: float = 1.0
@@ -55,11 +63,17 @@ class ConvLSTM(nn.Module):
   def __call__(self, carry, x):
     c, h = carry
     k = self.kernel_size
-    gates = nn.Conv(4 * self.features, (k, k), padding="SAME", dtype=self.dtype,
-                    name="gates")(jnp.concatenate([x, h], axis=-1))
+    gates = nn.Conv(
+        4 * self.features,
+        (k, k),
+        padding="SAME",
+        dtype=self.dtype,
+        name="gates",
+    )(jnp.concatenate([x, h], axis=-1))
     i, f, g, o = jnp.split(gates, 4, axis=-1)
-    new_c = (jax.nn.sigmoid(f + self.forget_bias) * c
-             + jax.nn.sigmoid(i) * jnp.tanh(g))
+    new_c = jax.nn.sigmoid(f + self.forget_bias) * c + jax.nn.sigmoid(
+        i
+    ) * jnp.tanh(g)
     new_h = jax.nn.sigmoid(o) * jnp.tanh(new_c)
     return (new_c, new_h), new_h
 

@@ -29,10 +29,11 @@ def gaussian_targets(joints, grid_hw, stride: int, sigma: float):
   """
   h, w = grid_hw
   xs, ys = cell_centres(w, stride), cell_centres(h, stride)
-  dx = (xs[:, None] - joints[..., None, :, 0]) / stride   # [..., w, J]
-  dy = (ys[:, None] - joints[..., None, :, 1]) / stride   # [..., h, J]
+  dx = (xs[:, None] - joints[..., None, :, 0]) / stride  # [..., w, J]
+  dy = (ys[:, None] - joints[..., None, :, 1]) / stride  # [..., h, J]
   logits = -(dy[..., :, None, :] ** 2 + dx[..., None, :, :] ** 2) / (
-      2 * sigma ** 2)
+      2 * sigma**2
+  )
   flat = logits.reshape(*logits.shape[:-3], h * w, logits.shape[-1])
   return jax.nn.softmax(flat, axis=-2).reshape(logits.shape)
 
@@ -69,11 +70,15 @@ def decode(heatmaps, offsets, stride: int):
   """
   h, w, j = heatmaps.shape[-3:]
   flat = heatmaps.reshape(*heatmaps.shape[:-3], h * w, j)
-  index = jnp.argmax(flat, axis=-2)                                # [..., J]
+  index = jnp.argmax(flat, axis=-2)  # [..., J]
   probs = jax.nn.softmax(flat, axis=-2)
   confidence = jnp.take_along_axis(probs, index[..., None, :], -2)[..., 0, :]
   flat_off = offsets.reshape(*offsets.shape[:-4], h * w, j, 2)
-  off = jnp.take_along_axis(flat_off, index[..., None, :, None], -3)[..., 0, :, :]
+  off = jnp.take_along_axis(flat_off, index[..., None, :, None], -3)[
+      ..., 0, :, :
+  ]
   col, row = index % w, index // w
-  centre = jnp.stack([col, row], -1).astype(jnp.float32) * stride + (stride - 1) / 2
+  centre = (
+      jnp.stack([col, row], -1).astype(jnp.float32) * stride + (stride - 1) / 2
+  )
   return centre + off * stride, confidence

@@ -27,14 +27,20 @@ def get_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
   NTU RGB+D must be built beforehand, and a missing build stops here with the
   command that builds it.
   """
-  import tfds_ntu  # pylint: disable=g-import-not-at-top,unused-import  (registers the builder)
+  # Imported here, not at the top: importing registers the builder.
+  import tfds_ntu  # pylint: disable=g-import-not-at-top,unused-import
+
   ds = config.dataset
   builder = tfds.builder(f"{ds.name}/{ds.builder_config}", data_dir=ds.data_dir)
   if builder.is_prepared():
     return builder
   if ds.builder_config.startswith("synthetic"):
-    logging.info("Rendering and building %s/%s into %s (first use).", ds.name,
-                 ds.builder_config, builder.data_dir)
+    logging.info(
+        "Rendering and building %s/%s into %s (first use).",
+        ds.name,
+        ds.builder_config,
+        builder.data_dir,
+    )
     builder.download_and_prepare()
     return builder
   data_dir = ds.data_dir or "~/tensorflow_datasets"
@@ -45,7 +51,8 @@ def get_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
       f"--manual_dir=/path/to/ntu_rgbd --data_dir={data_dir}\n"
       "where /path/to/ntu_rgbd holds the NTU RGB+D folders "
       "(nturgb+d_rgb, nturgb+d_depth_masked, nturgbd_skeletons). Or train on "
-      "the synthetic set: --config=configs/<name>.py:synthetic")
+      "the synthetic set: --config=configs/<name>.py:synthetic"
+  )
 
 
 def frame_spec(builder: tfds.core.DatasetBuilder) -> tuple[int, int, int, str]:
@@ -95,9 +102,13 @@ def _warp(frames, matrix, input_hw, interpolation: str):
   params = tf.reshape(inv, [9])[:8] / inv[2, 2]
   params = tf.tile(params[None], [tf.shape(frames)[0], 1])
   return tf.raw_ops.ImageProjectiveTransformV3(
-      images=frames, transforms=params,
-      output_shape=tf.constant(input_hw, tf.int32), fill_value=0.0,
-      interpolation=interpolation, fill_mode="CONSTANT")
+      images=frames,
+      transforms=params,
+      output_shape=tf.constant(input_hw, tf.int32),
+      fill_value=0.0,
+      interpolation=interpolation,
+      fill_mode="CONSTANT",
+  )
 
 
 def _transform_joints(joints, tracking_state, matrix, flip, input_hw):
@@ -107,16 +118,25 @@ def _transform_joints(joints, tracking_state, matrix, flip, input_hw):
   (tracking state 0).
   """
   ones = tf.ones_like(joints[..., :1])
-  joints = tf.einsum("ij,tkj->tki", matrix, tf.concat([joints, ones], -1))[..., :2]
+  joints = tf.einsum("ij,tkj->tki", matrix, tf.concat([joints, ones], -1))[
+      ..., :2
+  ]
   perm = tf.constant(skeleton.FLIP_PERMUTATION)
   joints, tracking_state = tf.cond(
       flip,
-      lambda: (tf.gather(joints, perm, axis=1),
-               tf.gather(tracking_state, perm, axis=1)),
-      lambda: (joints, tracking_state))
+      lambda: (
+          tf.gather(joints, perm, axis=1),
+          tf.gather(tracking_state, perm, axis=1),
+      ),
+      lambda: (joints, tracking_state),
+  )
   h, w = input_hw
-  inside = ((joints[..., 0] >= 0) & (joints[..., 0] <= w - 1) &
-            (joints[..., 1] >= 0) & (joints[..., 1] <= h - 1))
+  inside = (
+      (joints[..., 0] >= 0)
+      & (joints[..., 0] <= w - 1)
+      & (joints[..., 1] >= 0)
+      & (joints[..., 1] <= h - 1)
+  )
   return joints, tf.where(inside, tracking_state, tf.zeros_like(tracking_state))
 
 
@@ -124,20 +144,27 @@ def _photometric(frames, seed, cfg):
   """Per-clip brightness, contrast and saturation jitter on [0, 255] RGB."""
   seeds = tf.random.experimental.stateless_split(seed, 3)
   x = frames / 255.0
-  x = x + tf.random.stateless_uniform([], seeds[0], -cfg.brightness, cfg.brightness)
+  x = x + tf.random.stateless_uniform(
+      [], seeds[0], -cfg.brightness, cfg.brightness
+  )
   mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
-  contrast = tf.random.stateless_uniform([], seeds[1], 1 - cfg.contrast, 1 + cfg.contrast)
+  contrast = tf.random.stateless_uniform(
+      [], seeds[1], 1 - cfg.contrast, 1 + cfg.contrast
+  )
   x = (x - mean) * contrast + mean
   grey = tf.reduce_mean(x, axis=-1, keepdims=True)
-  saturation = tf.random.stateless_uniform([], seeds[2], 1 - cfg.saturation,
-                                           1 + cfg.saturation)
+  saturation = tf.random.stateless_uniform(
+      [], seeds[2], 1 - cfg.saturation, 1 + cfg.saturation
+  )
   x = (x - grey) * saturation + grey
   return tf.clip_by_value(x, 0.0, 1.0) * 255.0
 
 
 def _depth_noise(frames, seed, cfg):
   """Gaussian noise (mm) on measured depth; zero (no reading) stays zero."""
-  noise = tf.random.stateless_normal(tf.shape(frames), seed) * cfg.depth_noise_mm
+  noise = (
+      tf.random.stateless_normal(tf.shape(frames), seed) * cfg.depth_noise_mm
+  )
   return tf.where(frames > 0, tf.maximum(frames + noise, 1.0), frames)
 
 
@@ -147,8 +174,13 @@ def _normalise(frames, modality: str, cfg):
   return (frames / 1000.0 - cfg.depth_mean_m) / cfg.depth_std_m
 
 
-def make_clip_fn(config: ml_collections.ConfigDict, stored_hw, channels: int,
-                 modality: str, train: bool):
+def make_clip_fn(
+    config: ml_collections.ConfigDict,
+    stored_hw,
+    channels: int,
+    modality: str,
+    train: bool,
+):
   """Returns fn(example, start, seed) -> one clip dict (see `get_datasets`)."""
   cfg = config.input
   input_hw = tuple(cfg.input_size)
@@ -163,9 +195,14 @@ def make_clip_fn(config: ml_collections.ConfigDict, stored_hw, channels: int,
     seeds = tf.random.experimental.stateless_split(seed, 5)
     if train:
       a = cfg.augment
-      scale = tf.exp(tf.random.stateless_uniform(
-          [], seeds[0], -np.log(a.scale), np.log(a.scale)))
-      shift = tf.random.stateless_uniform([2], seeds[1], -a.translate, a.translate)
+      scale = tf.exp(
+          tf.random.stateless_uniform(
+              [], seeds[0], -np.log(a.scale), np.log(a.scale)
+          )
+      )
+      shift = tf.random.stateless_uniform(
+          [2], seeds[1], -a.translate, a.translate
+      )
       flip = tf.random.stateless_uniform([], seeds[2]) < a.flip_prob
     else:
       scale, shift, flip = 1.0, tf.zeros([2]), tf.constant(False)
@@ -189,9 +226,11 @@ def _span(config):
 
 def _load(builder, split: str, shuffle: bool, seed: int):
   return builder.as_dataset(
-      split=tfds.split_for_jax_process(split), shuffle_files=shuffle,
+      split=tfds.split_for_jax_process(split),
+      shuffle_files=shuffle,
       decoders={"frames": tfds.decode.SkipDecoding()},
-      read_config=tfds.ReadConfig(shuffle_seed=seed))
+      read_config=tfds.ReadConfig(shuffle_seed=seed),
+  )
 
 
 def train_dataset(config, builder, local_batch_size: int) -> tf.data.Dataset:
@@ -208,7 +247,8 @@ def train_dataset(config, builder, local_batch_size: int) -> tf.data.Dataset:
     seed = tf.stack([tf.cast(config.seed, tf.int64), index])
     n = tf.shape(example["joints_2d"])[0]
     start = tf.random.stateless_uniform(
-        [], seed, 0, tf.maximum(n - span, 0) + 1, dtype=tf.int32)
+        [], seed, 0, tf.maximum(n - span, 0) + 1, dtype=tf.int32
+    )
     return clip_fn(example, start, seed + 1)
 
   ds = _load(builder, config.dataset.train_split, True, config.seed)
@@ -216,7 +256,8 @@ def train_dataset(config, builder, local_batch_size: int) -> tf.data.Dataset:
   ds = ds.repeat().shuffle(config.dataset.shuffle_buffer, seed=config.seed)
   ds = ds.enumerate().map(sample, num_parallel_calls=tf.data.AUTOTUNE)
   return ds.batch(local_batch_size, drop_remainder=True).prefetch(
-      config.dataset.prefetch)
+      config.dataset.prefetch
+  )
 
 
 def eval_dataset(config, builder, local_batch_size: int) -> tf.data.Dataset:
@@ -232,26 +273,30 @@ def eval_dataset(config, builder, local_batch_size: int) -> tf.data.Dataset:
   def clips(example):
     n = tf.shape(example["joints_2d"])[0]
     last = tf.maximum(n - span, 0)
-    starts = tf.cast(tf.round(tf.linspace(0.0, tf.cast(last, tf.float32), k)),
-                     tf.int32)
+    starts = tf.cast(
+        tf.round(tf.linspace(0.0, tf.cast(last, tf.float32), k)), tf.int32
+    )
     seeds = tf.zeros([k, 2], tf.int64)
     examples = tf.data.Dataset.from_tensors(example).repeat(k)
     return tf.data.Dataset.zip(
-        (examples, tf.data.Dataset.from_tensor_slices((starts, seeds)))).map(
-            lambda e, s: clip_fn(e, s[0], s[1]))
+        (examples, tf.data.Dataset.from_tensor_slices((starts, seeds)))
+    ).map(lambda e, s: clip_fn(e, s[0], s[1]))
 
   ds = _load(builder, config.dataset.eval_split, False, config.seed)
   ds = ds.flat_map(clips)
   ds = ds.batch(local_batch_size, drop_remainder=False)
   return ds.map(lambda b: _pad_batch(b, local_batch_size)).prefetch(
-      config.dataset.prefetch)
+      config.dataset.prefetch
+  )
 
 
 def _pad_batch(batch, size: int):
   pad = size - tf.shape(batch["frames"])[0]
 
   def pad_one(x):
-    paddings = tf.concat([[[0, pad]], tf.zeros([tf.rank(x) - 1, 2], tf.int32)], 0)
+    paddings = tf.concat(
+        [[[0, pad]], tf.zeros([tf.rank(x) - 1, 2], tf.int32)], 0
+    )
     return tf.pad(x, paddings)
 
   out = {k: pad_one(v) for k, v in batch.items()}

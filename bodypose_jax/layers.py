@@ -25,6 +25,7 @@ class Formulation:
       shifted multiplies).
     pointwise: 'conv' (a 1x1 convolution) or 'matmul' (a matrix product).
   """
+
   depthwise: str = "grouped"
   pointwise: str = "conv"
 
@@ -45,6 +46,7 @@ class DepthwiseConv(nn.Module):
     impl: 'grouped' (one grouped convolution) or 'shifted' (sum of k*k
       shifted multiplies).
   """
+
   kernel_size: int = 3
   strides: int = 1
   impl: str = "grouped"
@@ -56,12 +58,21 @@ class DepthwiseConv(nn.Module):
     channels = x.shape[-1]
     k, s = self.kernel_size, self.strides
     if self.impl == "grouped":
-      return nn.Conv(channels, (k, k), strides=s, padding="SAME",
-                     feature_group_count=channels, use_bias=False,
-                     dtype=self.dtype, name="conv")(x)
+      return nn.Conv(
+          channels,
+          (k, k),
+          strides=s,
+          padding="SAME",
+          feature_group_count=channels,
+          use_bias=False,
+          dtype=self.dtype,
+          name="conv",
+      )(x)
     if self.impl != "shifted":
-      raise ValueError(f"Unknown depthwise impl {self.impl!r}; "
-                       "expected 'grouped' or 'shifted'.")
+      raise ValueError(
+          f"Unknown depthwise impl {self.impl!r}; "
+          "expected 'grouped' or 'shifted'."
+      )
     # Same variable path as the grouped branch ('conv/kernel').
     kernel, _ = ConvParams((k, k, 1, channels), False, name="conv")()
     h, w = x.shape[1:3]
@@ -72,7 +83,9 @@ class DepthwiseConv(nn.Module):
     out = None
     for i in range(k):
       for j in range(k):
-        tap = xp[:, i:i + (out_h - 1) * s + 1:s, j:j + (out_w - 1) * s + 1:s]
+        tap = xp[
+            :, i : i + (out_h - 1) * s + 1 : s, j : j + (out_w - 1) * s + 1 : s
+        ]
         term = tap * kernel[i, j, 0]
         out = term if out is None else out + term
     return out
@@ -86,6 +99,7 @@ class PointwiseConv(nn.Module):
     use_bias: add a bias.
     impl: 'conv' (an XLA convolution) or 'matmul' ([N*H*W, C] @ [C, F]).
   """
+
   features: int
   use_bias: bool = True
   impl: str = "conv"
@@ -95,13 +109,21 @@ class PointwiseConv(nn.Module):
   def __call__(self, x):
     """x: [..., C] -> [..., features]."""
     if self.impl == "conv":
-      return nn.Conv(self.features, (1, 1), use_bias=self.use_bias,
-                     dtype=self.dtype, name="conv")(x)
+      return nn.Conv(
+          self.features,
+          (1, 1),
+          use_bias=self.use_bias,
+          dtype=self.dtype,
+          name="conv",
+      )(x)
     if self.impl != "matmul":
-      raise ValueError(f"Unknown pointwise impl {self.impl!r}; "
-                       "expected 'conv' or 'matmul'.")
-    kernel, bias = ConvParams((1, 1, x.shape[-1], self.features),
-                              self.use_bias, name="conv")()
+      raise ValueError(
+          f"Unknown pointwise impl {self.impl!r}; "
+          "expected 'conv' or 'matmul'."
+      )
+    kernel, bias = ConvParams(
+        (1, 1, x.shape[-1], self.features), self.use_bias, name="conv"
+    )()
     dtype = x.dtype if self.dtype is None else self.dtype
     y = jnp.dot(x.astype(dtype), kernel[0, 0].astype(dtype))
     return y if bias is None else y + bias.astype(dtype)
@@ -109,12 +131,16 @@ class PointwiseConv(nn.Module):
 
 class ConvParams(nn.Module):
   """Creates `kernel` (and `bias`) with nn.Conv's shapes and initialisers."""
+
   shape: tuple[int, ...]
   use_bias: bool
 
   @nn.compact
   def __call__(self):
     kernel = self.param("kernel", nn.initializers.lecun_normal(), self.shape)
-    bias = (self.param("bias", nn.initializers.zeros_init(), self.shape[-1:])
-            if self.use_bias else None)
+    bias = (
+        self.param("bias", nn.initializers.zeros_init(), self.shape[-1:])
+        if self.use_bias
+        else None
+    )
     return kernel, bias

@@ -12,12 +12,23 @@ def joint_weights(tracking_state, inferred_weight: float):
   Args:
     tracking_state: [..., J] Kinect tracking state (0, 1, 2).
   """
-  return jnp.where(tracking_state == 2, 1.0,
-                   jnp.where(tracking_state == 1, inferred_weight, 0.0))
+  return jnp.where(
+      tracking_state == 2,
+      1.0,
+      jnp.where(tracking_state == 1, inferred_weight, 0.0),
+  )
 
 
-def pose_loss(outputs, joints, tracking_state, *, stride: int, sigma: float,
-              offset_weight: float, inferred_weight: float):
+def pose_loss(
+    outputs,
+    joints,
+    tracking_state,
+    *,
+    stride: int,
+    sigma: float,
+    offset_weight: float,
+    inferred_weight: float
+):
   """Weighted loss over every frame of the clip.
 
   The heatmap term is a cross-entropy between the spatial softmax of each
@@ -39,15 +50,17 @@ def pose_loss(outputs, joints, tracking_state, *, stride: int, sigma: float,
   norm = jnp.maximum(weights.sum(), 1.0)
 
   target = heatmaps.gaussian_targets(joints, (h, w), stride, sigma)
-  log_probs = jax.nn.log_softmax(logits.reshape(*logits.shape[:-3], h * w, j),
-                                 axis=-2)
-  ce = -(target.reshape(log_probs.shape) * log_probs).sum(axis=-2)   # [B,T,J]
+  log_probs = jax.nn.log_softmax(
+      logits.reshape(*logits.shape[:-3], h * w, j), axis=-2
+  )
+  ce = -(target.reshape(log_probs.shape) * log_probs).sum(axis=-2)  # [B,T,J]
   heatmap_loss = (ce * weights).sum() / norm
 
   index, offset_target = heatmaps.target_cells(joints, (h, w), stride)
   flat = outputs["offsets"].reshape(*logits.shape[:-3], h * w, j, 2)
-  offset_pred = jnp.take_along_axis(flat, index[..., None, :, None],
-                                    axis=-3)[..., 0, :, :]           # [B,T,J,2]
+  offset_pred = jnp.take_along_axis(flat, index[..., None, :, None], axis=-3)[
+      ..., 0, :, :
+  ]  # [B,T,J,2]
   l1 = jnp.abs(offset_pred - offset_target).sum(-1)
   offset_loss = (l1 * weights).sum() / norm
 

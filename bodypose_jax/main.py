@@ -19,11 +19,17 @@ import tensorflow as tf
 from bodypose_jax import train
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and "
-                    "TensorBoard summaries.")
+flags.DEFINE_string(
+    "workdir",
+    None,
+    "Directory for checkpoints, logs and " "TensorBoard summaries.",
+)
 config_flags.DEFINE_config_file(
-    "config", None, "Experiment config file, optionally with ':variant'.",
-    lock_config=True)
+    "config",
+    None,
+    "Experiment config file, optionally with ':variant'.",
+    lock_config=True,
+)
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -40,8 +46,13 @@ def main(argv):
   logging.get_absl_handler().addFilter(_QuietLibraries())
   # tf.data runs on the host; keep TensorFlow off the accelerators JAX uses.
   tf.config.set_visible_devices([], "GPU")
-  logging.info("JAX %s: process %d/%d, local devices %s", jax.__version__,
-               jax.process_index(), jax.process_count(), jax.local_devices())
+  logging.info(
+      "JAX %s: process %d/%d, local devices %s",
+      jax.__version__,
+      jax.process_index(),
+      jax.process_count(),
+      jax.local_devices(),
+  )
   train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
 
 

@@ -12,8 +12,9 @@ import numpy as np
 from bodypose_jax import skeleton
 
 
-def pose_metric_sums(pred, target, tracking_state,
-                     pck_thresholds: Sequence[float]) -> dict:
+def pose_metric_sums(
+    pred, target, tracking_state, pck_thresholds: Sequence[float]
+) -> dict:
   """Sums for PCK and pixel error over the joints with ground truth.
 
   A joint counts when its tracking state is non-zero (tracked or inferred) and
@@ -46,7 +47,8 @@ def finalize(sums: Mapping[str, float]) -> dict:
   """Turns accumulated sums into means: PCK in [0, 1], error in pixels."""
   count = max(float(sums["count"]), 1.0)
   return {k: float(v) / count for k, v in sums.items() if k != "count"} | {
-      "num_joints_evaluated": float(sums["count"])}
+      "num_joints_evaluated": float(sums["count"])
+  }
 
 
 def accumulate(total: dict | None, sums: Mapping) -> dict:

@@ -28,6 +28,7 @@ def _round_channels(channels: float, divisor: int = 8) -> int:
 
 class ConvBN(nn.Module):
   """Convolution, batch norm and an optional ReLU6."""
+
   features: int
   kernel_size: int = 1
   strides: int = 1
@@ -39,34 +40,48 @@ class ConvBN(nn.Module):
   def __call__(self, x, train: bool):
     k = self.kernel_size
     if k == 1 and self.strides == 1:
-      x = layers.PointwiseConv(self.features, use_bias=False,
-                               impl=self.formulation.pointwise,
-                               dtype=self.dtype)(x)
+      x = layers.PointwiseConv(
+          self.features,
+          use_bias=False,
+          impl=self.formulation.pointwise,
+          dtype=self.dtype,
+      )(x)
     else:
-      x = nn.Conv(self.features, (k, k), strides=self.strides, padding="SAME",
-                  use_bias=False, dtype=self.dtype)(x)
-    x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                     dtype=self.dtype)(x)
+      x = nn.Conv(
+          self.features,
+          (k, k),
+          strides=self.strides,
+          padding="SAME",
+          use_bias=False,
+          dtype=self.dtype,
+      )(x)
+    x = nn.BatchNorm(
+        use_running_average=not train, momentum=0.9, dtype=self.dtype
+    )(x)
     return jax.nn.relu6(x) if self.activation else x
 
 
 class DepthwiseBN(nn.Module):
   """Depthwise convolution, batch norm, ReLU6."""
+
   strides: int = 1
   formulation: layers.Formulation = layers.Formulation()
   dtype: Any = None
 
   @nn.compact
   def __call__(self, x, train: bool):
-    x = layers.DepthwiseConv(3, self.strides, self.formulation.depthwise,
-                             dtype=self.dtype)(x)
-    x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                     dtype=self.dtype)(x)
+    x = layers.DepthwiseConv(
+        3, self.strides, self.formulation.depthwise, dtype=self.dtype
+    )(x)
+    x = nn.BatchNorm(
+        use_running_average=not train, momentum=0.9, dtype=self.dtype
+    )(x)
     return jax.nn.relu6(x)
 
 
 class InvertedResidual(nn.Module):
   """MobileNetV2 block: 1x1 expand, 3x3 depthwise, 1x1 linear projection."""
+
   features: int
   expansion: int
   strides: int
@@ -77,11 +92,18 @@ class InvertedResidual(nn.Module):
   def __call__(self, x, train: bool):
     y = x
     if self.expansion != 1:
-      y = ConvBN(x.shape[-1] * self.expansion, formulation=self.formulation,
-                 dtype=self.dtype)(y, train)
+      y = ConvBN(
+          x.shape[-1] * self.expansion,
+          formulation=self.formulation,
+          dtype=self.dtype,
+      )(y, train)
     y = DepthwiseBN(self.strides, self.formulation, self.dtype)(y, train)
-    y = ConvBN(self.features, activation=False, formulation=self.formulation,
-               dtype=self.dtype)(y, train)
+    y = ConvBN(
+        self.features,
+        activation=False,
+        formulation=self.formulation,
+        dtype=self.dtype,
+    )(y, train)
     if self.strides == 1 and x.shape[-1] == self.features:
       y = x + y
     return y
@@ -97,6 +119,7 @@ class Encoder(nn.Module):
       table; the product of the strides (times 2 for the stem) is the final
       stride.
   """
+
   width: float
   stem_features: int
   stages: Sequence[Sequence[int]]
@@ -106,26 +129,35 @@ class Encoder(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool):
     """x: [N, H, W, C] -> (skip [N, H/8, W/8, c8], top [N, H/s, W/s, cs])."""
-    x = ConvBN(_round_channels(self.stem_features * self.width), 3, 2,
-               dtype=self.dtype)(x, train)
+    x = ConvBN(
+        _round_channels(self.stem_features * self.width), 3, 2, dtype=self.dtype
+    )(x, train)
     stride, skip = 2, None
     for expansion, channels, repeats, first_stride in self.stages:
       if first_stride == 2 and stride == 8:
         skip = x
       for r in range(repeats):
         s = first_stride if r == 0 else 1
-        x = InvertedResidual(_round_channels(channels * self.width), expansion,
-                             s, self.formulation, self.dtype)(x, train)
+        x = InvertedResidual(
+            _round_channels(channels * self.width),
+            expansion,
+            s,
+            self.formulation,
+            self.dtype,
+        )(x, train)
         stride *= s
     if skip is None:
       skip = x
     if stride not in (8, 16, 32):
-      raise ValueError(f"Encoder stages give stride {stride}; need 8, 16 or 32.")
+      raise ValueError(
+          f"Encoder stages give stride {stride}; need 8, 16 or 32."
+      )
     return skip, x
 
 
 class Fuse(nn.Module):
   """Upsamples the coarse map to the stride-8 grid and merges the skip."""
+
   features: int
   formulation: layers.Formulation = layers.Formulation()
   dtype: Any = None
@@ -133,10 +165,12 @@ class Fuse(nn.Module):
   @nn.compact
   def __call__(self, top, skip, train: bool):
     n, h, w, _ = skip.shape
-    conv = functools.partial(ConvBN, self.features,
-                             formulation=self.formulation, dtype=self.dtype)
-    top = jax.image.resize(conv()(top, train), (n, h, w, self.features),
-                           "nearest")
+    conv = functools.partial(
+        ConvBN, self.features, formulation=self.formulation, dtype=self.dtype
+    )
+    top = jax.image.resize(
+        conv()(top, train), (n, h, w, self.features), "nearest"
+    )
     x = top + conv()(skip, train)
     x = DepthwiseBN(1, self.formulation, self.dtype)(x, train)
     return conv()(x, train)
@@ -144,6 +178,7 @@ class Fuse(nn.Module):
 
 class Head(nn.Module):
   """Per-joint heatmap logits and sub-cell offsets on the stride-8 grid."""
+
   num_joints: int
   formulation: layers.Formulation = layers.Formulation()
   dtype: Any = None
@@ -152,13 +187,14 @@ class Head(nn.Module):
   def __call__(self, x, train: bool):
     """x: [N, h, w, C] -> heatmaps [N, h, w, J], offsets [N, h, w, J, 2]."""
     x = DepthwiseBN(1, self.formulation, self.dtype)(x, train)
-    out = layers.PointwiseConv(3 * self.num_joints,
-                               impl=self.formulation.pointwise,
-                               dtype=self.dtype)(x)
+    out = layers.PointwiseConv(
+        3 * self.num_joints, impl=self.formulation.pointwise, dtype=self.dtype
+    )(x)
     out = out.astype(jnp.float32)
-    heatmaps = out[..., :self.num_joints]
-    offsets = out[..., self.num_joints:].reshape(*out.shape[:-1],
-                                                 self.num_joints, 2)
+    heatmaps = out[..., : self.num_joints]
+    offsets = out[..., self.num_joints :].reshape(
+        *out.shape[:-1], self.num_joints, 2
+    )
     return {"heatmaps": heatmaps, "offsets": offsets}
 
 
@@ -169,12 +205,17 @@ class PoseNet(nn.Module):
   encoder's stride: cheapest, widest receptive field) or after the decoder on
   the stride-8 grid (finer memory, more compute).
   """
+
   num_joints: int
   width: float = 1.0
   stem_features: int = 32
-  stages: Sequence[Sequence[int]] = ((1, 16, 1, 1), (6, 24, 2, 2),
-                                     (6, 32, 3, 2), (6, 64, 4, 2),
-                                     (6, 96, 3, 1))
+  stages: Sequence[Sequence[int]] = (
+      (1, 16, 1, 1),
+      (6, 24, 2, 2),
+      (6, 32, 3, 2),
+      (6, 64, 4, 2),
+      (6, 96, 3, 1),
+  )
   decoder_features: int = 64
   cell: str = "gru"
   cell_features: int = 64
@@ -184,11 +225,17 @@ class PoseNet(nn.Module):
   dtype: Any = None
 
   def setup(self):
-    self.encoder = Encoder(self.width, self.stem_features, self.stages,
-                           self.formulation, self.dtype)
+    self.encoder = Encoder(
+        self.width,
+        self.stem_features,
+        self.stages,
+        self.formulation,
+        self.dtype,
+    )
     self.fuse = Fuse(self.decoder_features, self.formulation, self.dtype)
-    self.recurrent = cells.make_cell(self.cell, self.cell_features,
-                                     self.cell_kernel, self.dtype)
+    self.recurrent = cells.make_cell(
+        self.cell, self.cell_features, self.cell_kernel, self.dtype
+    )
     self.head = Head(self.num_joints, self.formulation, self.dtype)
 
   def _before_cell(self, frames, train):
@@ -198,7 +245,8 @@ class PoseNet(nn.Module):
     if -(-frames.shape[1] // self.cell_stride) != top.shape[1]:
       raise ValueError(
           f"cell_stride={self.cell_stride} matches neither 8 nor the encoder's "
-          f"final stride (input {frames.shape[1]} rows -> {top.shape[1]}).")
+          f"final stride (input {frames.shape[1]} rows -> {top.shape[1]})."
+      )
     return skip, top
 
   def _after_cell(self, skip, x, train):
@@ -220,9 +268,13 @@ class PoseNet(nn.Module):
     skip, x = self._before_cell(frames.reshape(b * t, *frames.shape[2:]), train)
     x = x.reshape(b, t, *x.shape[1:])
     carry = self.recurrent.initialize_carry(x[:, 0].shape, x.dtype)
-    scan = nn.scan(lambda cell, c, xs: cell(c, xs),
-                   variable_broadcast="params", split_rngs={"params": False},
-                   in_axes=1, out_axes=1)
+    scan = nn.scan(
+        lambda cell, c, xs: cell(c, xs),
+        variable_broadcast="params",
+        split_rngs={"params": False},
+        in_axes=1,
+        out_axes=1,
+    )
     _, x = scan(self.recurrent, carry, x)
     out = self._after_cell(skip, x.reshape(b * t, *x.shape[2:]), train)
     return jax.tree.map(lambda y: y.reshape(b, t, *y.shape[1:]), out)
@@ -247,6 +299,7 @@ class PoseNet(nn.Module):
     stride = self.cell_stride
     cell_shape = (b, -(-h // stride), -(-w // stride), 1)
     return self.recurrent.initialize_carry(cell_shape)
+
 
 # Input pixels per heatmap cell: the head runs on the encoder's stride-8 map.
 HEATMAP_STRIDE = 8

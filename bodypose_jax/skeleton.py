@@ -10,42 +10,75 @@ convention intact.
 import numpy as np
 
 JOINT_NAMES = (
-    "spine_base", "spine_mid", "neck", "head",
-    "shoulder_left", "elbow_left", "wrist_left", "hand_left",
-    "shoulder_right", "elbow_right", "wrist_right", "hand_right",
-    "hip_left", "knee_left", "ankle_left", "foot_left",
-    "hip_right", "knee_right", "ankle_right", "foot_right",
-    "spine_shoulder", "hand_tip_left", "thumb_left",
-    "hand_tip_right", "thumb_right",
+    "spine_base",
+    "spine_mid",
+    "neck",
+    "head",
+    "shoulder_left",
+    "elbow_left",
+    "wrist_left",
+    "hand_left",
+    "shoulder_right",
+    "elbow_right",
+    "wrist_right",
+    "hand_right",
+    "hip_left",
+    "knee_left",
+    "ankle_left",
+    "foot_left",
+    "hip_right",
+    "knee_right",
+    "ankle_right",
+    "foot_right",
+    "spine_shoulder",
+    "hand_tip_left",
+    "thumb_left",
+    "hand_tip_right",
+    "thumb_right",
 )
 NUM_JOINTS = len(JOINT_NAMES)
 JOINT_INDEX = {name: i for i, name in enumerate(JOINT_NAMES)}
 
 # Bones as the Kinect SDK draws them (BodyBasics sample): thumbs hang off the
 # wrists, hand tips off the hands.
-BONES = tuple((JOINT_INDEX[a], JOINT_INDEX[b]) for a, b in (
-    ("spine_base", "spine_mid"), ("spine_mid", "spine_shoulder"),
-    ("spine_shoulder", "neck"), ("neck", "head"),
-    ("spine_shoulder", "shoulder_left"), ("shoulder_left", "elbow_left"),
-    ("elbow_left", "wrist_left"), ("wrist_left", "hand_left"),
-    ("hand_left", "hand_tip_left"), ("wrist_left", "thumb_left"),
-    ("spine_shoulder", "shoulder_right"), ("shoulder_right", "elbow_right"),
-    ("elbow_right", "wrist_right"), ("wrist_right", "hand_right"),
-    ("hand_right", "hand_tip_right"), ("wrist_right", "thumb_right"),
-    ("spine_base", "hip_left"), ("hip_left", "knee_left"),
-    ("knee_left", "ankle_left"), ("ankle_left", "foot_left"),
-    ("spine_base", "hip_right"), ("hip_right", "knee_right"),
-    ("knee_right", "ankle_right"), ("ankle_right", "foot_right"),
-))
+BONES = tuple(
+    (JOINT_INDEX[a], JOINT_INDEX[b])
+    for a, b in (
+        ("spine_base", "spine_mid"),
+        ("spine_mid", "spine_shoulder"),
+        ("spine_shoulder", "neck"),
+        ("neck", "head"),
+        ("spine_shoulder", "shoulder_left"),
+        ("shoulder_left", "elbow_left"),
+        ("elbow_left", "wrist_left"),
+        ("wrist_left", "hand_left"),
+        ("hand_left", "hand_tip_left"),
+        ("wrist_left", "thumb_left"),
+        ("spine_shoulder", "shoulder_right"),
+        ("shoulder_right", "elbow_right"),
+        ("elbow_right", "wrist_right"),
+        ("wrist_right", "hand_right"),
+        ("hand_right", "hand_tip_right"),
+        ("wrist_right", "thumb_right"),
+        ("spine_base", "hip_left"),
+        ("hip_left", "knee_left"),
+        ("knee_left", "ankle_left"),
+        ("ankle_left", "foot_left"),
+        ("spine_base", "hip_right"),
+        ("hip_right", "knee_right"),
+        ("knee_right", "ankle_right"),
+        ("ankle_right", "foot_right"),
+    )
+)
 
 
 def _flip_permutation():
   perm = []
   for name in JOINT_NAMES:
     if name.endswith("_left"):
-      name = name[:-len("_left")] + "_right"
+      name = name[: -len("_left")] + "_right"
     elif name.endswith("_right"):
-      name = name[:-len("_right")] + "_left"
+      name = name[: -len("_right")] + "_left"
     perm.append(JOINT_INDEX[name])
   return np.asarray(perm, np.int32)
 

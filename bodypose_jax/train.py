@@ -1,4 +1,4 @@
-"""Training and evaluation, top to bottom: state, steps, sharding, checkpoints, loop.
+"""Training and evaluation: state, steps, sharding, checkpoints, the loop.
 
 The batch is data-parallel over every device of every host (a 1-D mesh named
 'data'); parameters and optimiser state are replicated. A run in a workdir that
@@ -39,22 +39,28 @@ def create_model(config: ml_collections.ConfigDict) -> models.PoseNet:
   """The PoseNet described by `config.model`."""
   m = config.model
   return models.PoseNet(
-      num_joints=skeleton.NUM_JOINTS, width=m.width,
+      num_joints=skeleton.NUM_JOINTS,
+      width=m.width,
       stem_features=m.stem_features,
       stages=tuple(tuple(s) for s in m.stages),
-      decoder_features=m.decoder_features, cell=m.cell,
-      cell_features=m.cell_features, cell_kernel=m.cell_kernel,
+      decoder_features=m.decoder_features,
+      cell=m.cell,
+      cell_features=m.cell_features,
+      cell_kernel=m.cell_kernel,
       cell_stride=m.cell_stride,
-      formulation=layers.Formulation(m.depthwise_impl, m.pointwise_impl))
+      formulation=layers.Formulation(m.depthwise_impl, m.pointwise_impl),
+  )
 
 
 def create_learning_rate_fn(config: ml_collections.ConfigDict):
   """Linear warm-up to `learning_rate`, then cosine decay to the last step."""
   return optax.warmup_cosine_decay_schedule(
-      init_value=0.0, peak_value=config.learning_rate,
+      init_value=0.0,
+      peak_value=config.learning_rate,
       warmup_steps=config.warmup_steps,
       decay_steps=max(config.num_train_steps, config.warmup_steps + 1),
-      end_value=config.learning_rate * config.end_learning_rate_factor)
+      end_value=config.learning_rate * config.end_learning_rate_factor,
+  )
 
 
 def create_train_state(rng, config, model, frames_shape) -> TrainState:
@@ -62,10 +68,16 @@ def create_train_state(rng, config, model, frames_shape) -> TrainState:
   variables = model.init(rng, np.zeros(frames_shape, np.float32), train=False)
   tx = optax.chain(
       optax.clip_by_global_norm(config.grad_clip_norm),
-      optax.adamw(create_learning_rate_fn(config),
-                  weight_decay=config.weight_decay))
-  return TrainState.create(apply_fn=model.apply, params=variables["params"],
-                           batch_stats=variables["batch_stats"], tx=tx)
+      optax.adamw(
+          create_learning_rate_fn(config), weight_decay=config.weight_decay
+      ),
+  )
+  return TrainState.create(
+      apply_fn=model.apply,
+      params=variables["params"],
+      batch_stats=variables["batch_stats"],
+      tx=tx,
+  )
 
 
 # ------------------------------------------------------------------- steps --
@@ -75,27 +87,40 @@ def train_step(state: TrainState, batch, *, loss_config, learning_rate_fn):
   def loss_fn(params):
     outputs, updates = state.apply_fn(
         {"params": params, "batch_stats": state.batch_stats},
-        batch["frames"], train=True, mutable=["batch_stats"])
-    loss, aux = losses.pose_loss(outputs, batch["joints"],
-                                 batch["tracking_state"], **loss_config)
+        batch["frames"],
+        train=True,
+        mutable=["batch_stats"],
+    )
+    loss, aux = losses.pose_loss(
+        outputs, batch["joints"], batch["tracking_state"], **loss_config
+    )
     return loss, (aux, updates["batch_stats"])
 
-  (loss, (aux, batch_stats)), grads = jax.value_and_grad(
-      loss_fn, has_aux=True)(state.params)
+  (loss, (aux, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      state.params
+  )
   state = state.apply_gradients(grads=grads, batch_stats=batch_stats)
-  return state, {"loss": loss, **aux, "grad_norm": optax.tree.norm(grads),
-                 "learning_rate": learning_rate_fn(state.step)}
+  return state, {
+      "loss": loss,
+      **aux,
+      "grad_norm": optax.tree.norm(grads),
+      "learning_rate": learning_rate_fn(state.step),
+  }
 
 
 def eval_step(state: TrainState, batch, *, pck_thresholds):
   """Metric sums over a global batch of clips, frame by frame."""
   outputs = state.apply_fn(
       {"params": state.params, "batch_stats": state.batch_stats},
-      batch["frames"], train=False)
-  pred, _ = heatmaps.decode(outputs["heatmaps"], outputs["offsets"],
-                            models.HEATMAP_STRIDE)
-  return metrics.pose_metric_sums(pred, batch["joints"],
-                                  batch["tracking_state"], pck_thresholds)
+      batch["frames"],
+      train=False,
+  )
+  pred, _ = heatmaps.decode(
+      outputs["heatmaps"], outputs["offsets"], models.HEATMAP_STRIDE
+  )
+  return metrics.pose_metric_sums(
+      pred, batch["joints"], batch["tracking_state"], pck_thresholds
+  )
 
 
 # ---------------------------------------------------------------- sharding --
@@ -107,7 +132,8 @@ def make_mesh() -> jax.sharding.Mesh:
 def to_global(batch, sharding):
   """Host-local numpy batch -> global jax.Arrays split along the batch axis."""
   return jax.tree.map(
-      lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
+      lambda x: jax.make_array_from_process_local_data(sharding, x), batch
+  )
 
 
 # ------------------------------------------------------------- evaluation --
@@ -117,7 +143,8 @@ def evaluate(p_eval_step, state, config, builder, batch_sharding) -> dict:
   ds = input_pipeline.eval_dataset(config, builder, _local_batch(config))
   for batch in input_pipeline.as_numpy(ds):
     totals = metrics.accumulate(
-        totals, p_eval_step(state, to_global(batch, batch_sharding)))
+        totals, p_eval_step(state, to_global(batch, batch_sharding))
+    )
   if totals is None:
     raise ValueError(f"Eval split {config.dataset.eval_split!r} is empty.")
   return metrics.finalize(totals)
@@ -125,8 +152,10 @@ def evaluate(p_eval_step, state, config, builder, batch_sharding) -> dict:
 
 def _local_batch(config) -> int:
   if config.batch_size % jax.process_count():
-    raise ValueError(f"batch_size {config.batch_size} is not divisible by the "
-                     f"{jax.process_count()} processes.")
+    raise ValueError(
+        f"batch_size {config.batch_size} is not divisible by the "
+        f"{jax.process_count()} processes."
+    )
   return config.batch_size // jax.process_count()
 
 
@@ -143,92 +172,138 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json_best_effort(indent=2))
   writer = metric_writers.create_default_writer(
-      workdir, just_logging=jax.process_index() > 0)
+      workdir, just_logging=jax.process_index() > 0
+  )
 
   builder = input_pipeline.get_builder(config)
   h, w, c, modality = input_pipeline.frame_spec(builder)
-  logging.info("Dataset %s/%s: %s frames stored at %dx%d, input %s.",
-               config.dataset.name, config.dataset.builder_config, modality,
-               h, w, tuple(config.input.input_size))
+  logging.info(
+      "Dataset %s/%s: %s frames stored at %dx%d, input %s.",
+      config.dataset.name,
+      config.dataset.builder_config,
+      modality,
+      h,
+      w,
+      tuple(config.input.input_size),
+  )
 
   mesh = make_mesh()
   replicated = NamedSharding(mesh, P())
   batch_sharding = NamedSharding(mesh, P("data"))
   model = create_model(config)
-  frames_shape = (config.batch_size, config.input.clip_length,
-                  *config.input.input_size, c)
+  frames_shape = (
+      config.batch_size,
+      config.input.clip_length,
+      *config.input.input_size,
+      c,
+  )
   state = jax.jit(
-      functools.partial(create_train_state, config=config, model=model,
-                        frames_shape=frames_shape),
-      out_shardings=replicated)(jax.random.key(config.seed))
+      functools.partial(
+          create_train_state,
+          config=config,
+          model=model,
+          frames_shape=frames_shape,
+      ),
+      out_shardings=replicated,
+  )(jax.random.key(config.seed))
   num_params = sum(x.size for x in jax.tree.leaves(state.params))
-  logging.info("PoseNet (cell=%s): %d parameters.", config.model.cell, num_params)
+  logging.info(
+      "PoseNet (cell=%s): %d parameters.", config.model.cell, num_params
+  )
 
   ckpt = ocp.CheckpointManager(
       os.path.join(workdir, "checkpoints"),
       options=ocp.CheckpointManagerOptions(
-          max_to_keep=config.keep_checkpoints, create=True))
+          max_to_keep=config.keep_checkpoints, create=True
+      ),
+  )
   start_step = 0
   if ckpt.latest_step() is not None:
-    state = ckpt.restore(ckpt.latest_step(),
-                         args=ocp.args.StandardRestore(state))
+    state = ckpt.restore(
+        ckpt.latest_step(), args=ocp.args.StandardRestore(state)
+    )
     start_step = int(state.step)
-    logging.info("Resumed from checkpoint at step %d in %s.", start_step,
-                 ckpt.directory)
+    logging.info(
+        "Resumed from checkpoint at step %d in %s.", start_step, ckpt.directory
+    )
 
   learning_rate_fn = create_learning_rate_fn(config)
-  loss_config = dict(stride=models.HEATMAP_STRIDE, sigma=config.loss.sigma,
-                     offset_weight=config.loss.offset_weight,
-                     inferred_weight=config.loss.inferred_weight)
+  loss_config = dict(
+      stride=models.HEATMAP_STRIDE,
+      sigma=config.loss.sigma,
+      offset_weight=config.loss.offset_weight,
+      inferred_weight=config.loss.inferred_weight,
+  )
   p_train_step = jax.jit(
-      functools.partial(train_step, loss_config=loss_config,
-                        learning_rate_fn=learning_rate_fn),
+      functools.partial(
+          train_step, loss_config=loss_config, learning_rate_fn=learning_rate_fn
+      ),
       in_shardings=(replicated, batch_sharding),
-      out_shardings=(replicated, replicated), donate_argnums=0)
+      out_shardings=(replicated, replicated),
+      donate_argnums=0,
+  )
   p_eval_step = jax.jit(
-      functools.partial(eval_step,
-                        pck_thresholds=tuple(config.pck_thresholds)),
-      in_shardings=(replicated, batch_sharding), out_shardings=replicated)
+      functools.partial(eval_step, pck_thresholds=tuple(config.pck_thresholds)),
+      in_shardings=(replicated, batch_sharding),
+      out_shardings=replicated,
+  )
 
   # A resumed run draws fresh clips instead of replaying the first ones.
   data_config = config.copy_and_resolve_references()
   with data_config.unlocked():
     data_config.seed = config.seed + start_step
-  train_iter = input_pipeline.as_numpy(input_pipeline.train_dataset(
-      data_config, builder, _local_batch(config)))
+  train_iter = input_pipeline.as_numpy(
+      input_pipeline.train_dataset(data_config, builder, _local_batch(config))
+  )
 
   eval_metrics = {}
   total = config.num_train_steps
   if start_step >= total:
-    logging.info("Already trained to step %d (num_train_steps=%d): evaluating.",
-                 start_step, total)
+    logging.info(
+        "Already trained to step %d (num_train_steps=%d): evaluating.",
+        start_step,
+        total,
+    )
   t_start, steps_timed = None, 0
   for step in range(start_step + 1, total + 1):
     batch = to_global(next(train_iter), batch_sharding)
     state, train_metrics = p_train_step(state, batch)
     if step == start_step + 1:
       jax.block_until_ready(state)
-      t_start = time.perf_counter()   # excludes compilation
+      t_start = time.perf_counter()  # excludes compilation
     else:
       steps_timed += 1
     if step % config.log_every_steps == 0 or step == total:
       train_metrics = jax.device_get(train_metrics)
-      writer.write_scalars(step, {f"train/{k}": v for k, v in train_metrics.items()})
+      writer.write_scalars(
+          step, {f"train/{k}": v for k, v in train_metrics.items()}
+      )
       rate = steps_timed / max(time.perf_counter() - t_start, 1e-9)
       eta = (total - step) / rate if rate > 0 else float("nan")
-      logging.info("step %d/%d  loss %.4f  %.2f steps/s  %.1f frames/s  ETA %s",
-                   step, total, train_metrics["loss"], rate,
-                   rate * config.batch_size * config.input.clip_length,
-                   _format_seconds(eta))
+      logging.info(
+          "step %d/%d  loss %.4f  %.2f steps/s  %.1f frames/s  ETA %s",
+          step,
+          total,
+          train_metrics["loss"],
+          rate,
+          rate * config.batch_size * config.input.clip_length,
+          _format_seconds(eta),
+      )
     if step % config.checkpoint_every_steps == 0 or step == total:
       ckpt.save(step, args=ocp.args.StandardSave(state))
     if step % config.eval_every_steps == 0 or step == total:
-      eval_metrics = evaluate(p_eval_step, state, config, builder, batch_sharding)
-      writer.write_scalars(step, {f"eval/{k}": v for k, v in eval_metrics.items()})
+      eval_metrics = evaluate(
+          p_eval_step, state, config, builder, batch_sharding
+      )
+      writer.write_scalars(
+          step, {f"eval/{k}": v for k, v in eval_metrics.items()}
+      )
       logging.info("eval at step %d: %s", step, _format_metrics(eval_metrics))
   if start_step >= total:
     eval_metrics = evaluate(p_eval_step, state, config, builder, batch_sharding)
-    logging.info("eval at step %d: %s", start_step, _format_metrics(eval_metrics))
+    logging.info(
+        "eval at step %d: %s", start_step, _format_metrics(eval_metrics)
+    )
   ckpt.wait_until_finished()
   writer.flush()
   if jax.process_index() == 0 and eval_metrics:

@@ -20,8 +20,9 @@ def smoke_builder(smoke_data_dir):
 
   @functools.cache
   def build(modality: str) -> tfds.core.DatasetBuilder:
-    builder = tfds.builder(f"tfds_ntu/synthetic_smoke_{modality}",
-                           data_dir=smoke_data_dir)
+    builder = tfds.builder(
+        f"tfds_ntu/synthetic_smoke_{modality}", data_dir=smoke_data_dir
+    )
     builder.download_and_prepare()
     return builder
 

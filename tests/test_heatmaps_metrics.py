@@ -12,8 +12,9 @@ from bodypose_jax import skeleton
 
 def _joints(rng, n, hw, stride):
   h, w = hw
-  return rng.uniform([0, 0], [w * stride - 1, h * stride - 1],
-                     size=(n, skeleton.NUM_JOINTS, 2)).astype(np.float32)
+  return rng.uniform(
+      [0, 0], [w * stride - 1, h * stride - 1], size=(n, skeleton.NUM_JOINTS, 2)
+  ).astype(np.float32)
 
 
 def test_decode_inverts_targets():
@@ -25,7 +26,9 @@ def test_decode_inverts_targets():
   index, offsets = heatmaps.target_cells(joints, hw, stride)
   # A head that outputs the target offset in every cell, peaked at the target.
   offsets_map = jnp.broadcast_to(offsets[:, None, None], (3, *hw, 25, 2))
-  logits = jax.nn.one_hot(index, hw[0] * hw[1], axis=-2).reshape(3, *hw, 25) * 10
+  logits = (
+      jax.nn.one_hot(index, hw[0] * hw[1], axis=-2).reshape(3, *hw, 25) * 10
+  )
   decoded, confidence = heatmaps.decode(logits, offsets_map, stride)
   np.testing.assert_allclose(decoded, joints, atol=1e-4)
   assert np.all(confidence > 0.99 * np.exp(10) / (np.exp(10) + 59))
@@ -34,15 +37,20 @@ def test_decode_inverts_targets():
 def test_loss_is_lowest_at_the_target():
   rng = np.random.default_rng(1)
   hw, stride = (6, 10), 8
-  joints = _joints(rng, 2, hw, stride)[:, None]           # [B, T=1, J, 2]
+  joints = _joints(rng, 2, hw, stride)[:, None]  # [B, T=1, J, 2]
   state = np.full(joints.shape[:-1], 2, np.int32)
   target = heatmaps.gaussian_targets(joints, hw, stride, 1.0)
   _, offsets = heatmaps.target_cells(joints, hw, stride)
-  good = {"heatmaps": jnp.log(target),
-          "offsets": jnp.broadcast_to(offsets[:, :, None, None],
-                                      (2, 1, *hw, 25, 2))}
-  bad = {"heatmaps": jnp.roll(good["heatmaps"], 2, axis=-2),
-         "offsets": good["offsets"] + 0.3}
+  good = {
+      "heatmaps": jnp.log(target),
+      "offsets": jnp.broadcast_to(
+          offsets[:, :, None, None], (2, 1, *hw, 25, 2)
+      ),
+  }
+  bad = {
+      "heatmaps": jnp.roll(good["heatmaps"], 2, axis=-2),
+      "offsets": good["offsets"] + 0.3,
+  }
   kw = dict(stride=stride, sigma=1.0, offset_weight=1.0, inferred_weight=0.5)
   good_loss, good_aux = losses.pose_loss(good, joints, state, **kw)
   bad_loss, _ = losses.pose_loss(bad, joints, state, **kw)
@@ -56,12 +64,12 @@ def test_loss_is_lowest_at_the_target():
 def test_pck_and_pixel_error():
   target = np.zeros((2, skeleton.NUM_JOINTS, 2), np.float32)
   a, b = skeleton.TORSO
-  target[:, b] = [0.0, 50.0]                  # torso of 50 px
+  target[:, b] = [0.0, 50.0]  # torso of 50 px
   pred = target.copy()
-  pred[0, 3] += [6.0, 8.0]                    # 10 px off: < 0.5 * 50, > 0.1 * 50
-  pred[1, 5] += [0.0, 30.0]                   # 30 px off: > 0.5 * 50
+  pred[0, 3] += [6.0, 8.0]  # 10 px off: < 0.5 * 50, > 0.1 * 50
+  pred[1, 5] += [0.0, 30.0]  # 30 px off: > 0.5 * 50
   state = np.full((2, skeleton.NUM_JOINTS), 2, np.int32)
-  state[1, 7] = 0                             # no ground truth: not counted
+  state[1, 7] = 0  # no ground truth: not counted
   sums = metrics.pose_metric_sums(pred, target, state, (0.1, 0.2, 0.5))
   m = metrics.finalize(metrics.accumulate(None, sums))
   n = 2 * skeleton.NUM_JOINTS - 1

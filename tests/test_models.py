@@ -10,8 +10,13 @@ from bodypose_jax import cells
 from bodypose_jax import layers
 from bodypose_jax import models
 
-TINY = dict(num_joints=25, width=0.25, decoder_features=8, cell_features=8,
-            stages=((1, 8, 1, 1), (2, 8, 1, 2), (2, 8, 1, 2), (2, 16, 1, 2)))
+TINY = dict(
+    num_joints=25,
+    width=0.25,
+    decoder_features=8,
+    cell_features=8,
+    stages=((1, 8, 1, 1), (2, 8, 1, 2), (2, 8, 1, 2), (2, 16, 1, 2)),
+)
 
 
 @pytest.mark.parametrize("stride", [1, 2])
@@ -22,9 +27,11 @@ def test_shifted_depthwise_equals_grouped(stride, size):
   shifted = layers.DepthwiseConv(3, stride, "shifted")
   params = grouped.init(jax.random.key(1), x)
   assert jax.tree.map(jnp.shape, params) == jax.tree.map(
-      jnp.shape, shifted.init(jax.random.key(1), x))
-  np.testing.assert_allclose(shifted.apply(params, x), grouped.apply(params, x),
-                             rtol=1e-5, atol=1e-5)
+      jnp.shape, shifted.init(jax.random.key(1), x)
+  )
+  np.testing.assert_allclose(
+      shifted.apply(params, x), grouped.apply(params, x), rtol=1e-5, atol=1e-5
+  )
 
 
 @pytest.mark.parametrize("features", [5, 12])
@@ -33,9 +40,10 @@ def test_matmul_pointwise_equals_conv(features):
   conv = layers.PointwiseConv(features, impl="conv")
   matmul = layers.PointwiseConv(features, impl="matmul")
   params = conv.init(jax.random.key(1), x)
-  params = jax.tree.map(lambda p: p + 0.1, params)   # a non-zero bias too
-  np.testing.assert_allclose(matmul.apply(params, x), conv.apply(params, x),
-                             rtol=1e-5, atol=1e-5)
+  params = jax.tree.map(lambda p: p + 0.1, params)  # a non-zero bias too
+  np.testing.assert_allclose(
+      matmul.apply(params, x), conv.apply(params, x), rtol=1e-5, atol=1e-5
+  )
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm", "none"])
@@ -48,14 +56,17 @@ def test_streaming_step_matches_scanned_clip(cell, cell_stride):
   variables = jax.tree.map(lambda v: v + 0.1, variables)
   clip = model.apply(variables, frames, train=False)
 
-  carry = model.apply(variables, frames[:, 0].shape,
-                      method=models.PoseNet.initial_state)
+  carry = model.apply(
+      variables, frames[:, 0].shape, method=models.PoseNet.initial_state
+  )
   for t in range(frames.shape[1]):
-    out, carry = model.apply(variables, frames[:, t], carry,
-                             method=models.PoseNet.step)
+    out, carry = model.apply(
+        variables, frames[:, t], carry, method=models.PoseNet.step
+    )
     for key in ("heatmaps", "offsets"):
-      np.testing.assert_allclose(out[key], clip[key][:, t], rtol=1e-4,
-                                 atol=1e-4)
+      np.testing.assert_allclose(
+          out[key], clip[key][:, t], rtol=1e-4, atol=1e-4
+      )
   assert clip["heatmaps"].shape == (2, 4, 4, 6, 25)
   assert clip["offsets"].shape == (2, 4, 4, 6, 25, 2)
 

@@ -38,9 +38,13 @@ def _tensorboard_scalars(workdir, tag):
 def test_trains_then_resumes(smoke_builder, smoke_data_dir, tmp_path):
   smoke_builder("rgb")
   workdir = str(tmp_path / "run")
-  config = _smoke_config(smoke_data_dir, num_train_steps=20,
-                         eval_every_steps=20, checkpoint_every_steps=20,
-                         log_every_steps=1)
+  config = _smoke_config(
+      smoke_data_dir,
+      num_train_steps=20,
+      eval_every_steps=20,
+      checkpoint_every_steps=20,
+      log_every_steps=1,
+  )
   metrics = train.train_and_evaluate(config, workdir)
   assert set(metrics) >= {"pck@0.2", "pixel_error"}
   assert metrics["num_joints_evaluated"] > 0
@@ -49,10 +53,17 @@ def test_trains_then_resumes(smoke_builder, smoke_data_dir, tmp_path):
     assert json.load(f)["num_train_steps"] == 20
 
   # Raising the step budget continues from step 20 rather than restarting.
-  config = _smoke_config(smoke_data_dir, num_train_steps=25,
-                         eval_every_steps=100, checkpoint_every_steps=5)
+  config = _smoke_config(
+      smoke_data_dir,
+      num_train_steps=25,
+      eval_every_steps=100,
+      checkpoint_every_steps=5,
+  )
   train.train_and_evaluate(config, workdir)
-  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["20", "25"]
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == [
+      "20",
+      "25",
+  ]
   with open(os.path.join(workdir, "eval_metrics.json")) as f:
     assert json.load(f)["step"] == 25
 
@@ -60,9 +71,14 @@ def test_trains_then_resumes(smoke_builder, smoke_data_dir, tmp_path):
 def test_loss_decreases(smoke_builder, smoke_data_dir, tmp_path):
   """Overfitting a few clips must drive the loss well below its start."""
   smoke_builder("rgb")
-  config = _smoke_config(smoke_data_dir, num_train_steps=40,
-                         eval_every_steps=40, checkpoint_every_steps=40,
-                         log_every_steps=1, learning_rate=5e-3)
+  config = _smoke_config(
+      smoke_data_dir,
+      num_train_steps=40,
+      eval_every_steps=40,
+      checkpoint_every_steps=40,
+      log_every_steps=1,
+      learning_rate=5e-3,
+  )
   workdir = tmp_path / "run"
   train.train_and_evaluate(config, str(workdir))
   losses = _tensorboard_scalars(workdir, "train/loss")
@@ -74,13 +90,21 @@ def test_main_command_line(smoke_builder, smoke_data_dir, tmp_path):
   """The documented command, with a config override, as a user runs it."""
   smoke_builder("rgb")
   workdir = tmp_path / "cli"
-  cmd = [sys.executable, "-m", "bodypose_jax.main",
-         "--config=configs/rgb_gru.py:smoke", f"--workdir={workdir}",
-         f"--config.dataset.data_dir={smoke_data_dir}",
-         "--config.model.cell=none", "--config.num_train_steps=4",
-         "--config.eval_every_steps=4", "--config.checkpoint_every_steps=4"]
-  result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
-                          timeout=600)
+  cmd = [
+      sys.executable,
+      "-m",
+      "bodypose_jax.main",
+      "--config=configs/rgb_gru.py:smoke",
+      f"--workdir={workdir}",
+      f"--config.dataset.data_dir={smoke_data_dir}",
+      "--config.model.cell=none",
+      "--config.num_train_steps=4",
+      "--config.eval_every_steps=4",
+      "--config.checkpoint_every_steps=4",
+  ]
+  result = subprocess.run(
+      cmd, cwd=REPO, capture_output=True, text=True, timeout=600
+  )
   assert result.returncode == 0, result.stderr[-3000:]
   assert "PoseNet (cell=none)" in result.stderr
   assert "eval at step 4" in result.stderr
