@@ -8,6 +8,7 @@ Any config field can be overridden, e.g. `--config.num_train_steps=2000` or
 """
 
 import logging as logging_lib
+import os
 
 from absl import app
 from absl import flags
@@ -46,6 +47,13 @@ def main(argv):
   logging.get_absl_handler().addFilter(_QuietLibraries())
   # tf.data runs on the host; keep TensorFlow off the accelerators JAX uses.
   tf.config.set_visible_devices([], "GPU")
+  if FLAGS.config.compilation_cache_dir:
+    jax.config.update(
+        "jax_compilation_cache_dir",
+        os.path.expanduser(FLAGS.config.compilation_cache_dir),
+    )
+    # Cache only compilations worth a disk round trip.
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
   logging.info(
       "JAX %s: process %d/%d, local devices %s",
       jax.__version__,

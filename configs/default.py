@@ -10,6 +10,11 @@ def get_config() -> ml_collections.ConfigDict:
   """Every knob of the trainer, with defaults for real NTU RGB+D."""
   config = ml_collections.ConfigDict()
   config.seed = 0
+  # XLA executables persist here, so a rerun (a resume) skips recompiling.
+  # An empty string turns the cache off.
+  config.compilation_cache_dir = ml_collections.FieldReference(
+      "~/.cache/bodypose_jax/xla", field_type=str
+  )
 
   config.dataset = ml_collections.ConfigDict()
   config.dataset.name = "tfds_ntu"
@@ -17,20 +22,20 @@ def get_config() -> ml_collections.ConfigDict:
   config.dataset.data_dir = ml_collections.FieldReference(None, field_type=str)
   config.dataset.train_split = "xsub_train"
   config.dataset.eval_split = "xsub_test"
-  config.dataset.cache = False          # cache encoded samples in memory
+  config.dataset.cache = False  # cache encoded samples in memory
   config.dataset.shuffle_buffer = 1024
   config.dataset.prefetch = 4
 
   config.input = ml_collections.ConfigDict()
   config.input.input_size = (128, 224)  # (H, W) fed to the model
-  config.input.clip_length = 8          # frames per training clip (T)
-  config.input.frame_stride = 1         # take every n-th frame
+  config.input.clip_length = 8  # frames per training clip (T)
+  config.input.frame_stride = 1  # take every n-th frame
   config.input.rgb_mean = 0.5
   config.input.rgb_std = 0.25
   config.input.depth_mean_m = 2.5
   config.input.depth_std_m = 1.5
   config.input.augment = ml_collections.ConfigDict()
-  config.input.augment.scale = 1.25     # zoom drawn log-uniformly in [1/s, s]
+  config.input.augment.scale = 1.25  # zoom drawn log-uniformly in [1/s, s]
   config.input.augment.translate = 0.1  # shift, fraction of the input size
   config.input.augment.flip_prob = 0.5
   config.input.augment.brightness = 0.15
@@ -42,23 +47,28 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.width = 1.0
   config.model.stem_features = 32
   # MobileNetV2's table up to stride 16: (expansion, channels, repeats, stride).
-  config.model.stages = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2),
-                         (6, 64, 4, 2), (6, 96, 3, 1))
+  config.model.stages = (
+      (1, 16, 1, 1),
+      (6, 24, 2, 2),
+      (6, 32, 3, 2),
+      (6, 64, 4, 2),
+      (6, 96, 3, 1),
+  )
   config.model.decoder_features = 64
-  config.model.cell = "gru"             # 'gru', 'lstm' or 'none'
+  config.model.cell = "gru"  # 'gru', 'lstm' or 'none'
   config.model.cell_features = 64
   config.model.cell_kernel = 3
-  config.model.cell_stride = 16         # 8, or the encoder's final stride
+  config.model.cell_stride = 16  # 8, or the encoder's final stride
   # Convolution formulations (layers.py); these two are fastest on XLA:CPU.
   config.model.depthwise_impl = "shifted"  # or 'grouped'
-  config.model.pointwise_impl = "matmul"   # or 'conv'
+  config.model.pointwise_impl = "matmul"  # or 'conv'
 
   config.loss = ml_collections.ConfigDict()
-  config.loss.sigma = 1.0               # target Gaussian, in heatmap cells
+  config.loss.sigma = 1.0  # target Gaussian, in heatmap cells
   config.loss.offset_weight = 1.0
-  config.loss.inferred_weight = 0.5     # weight of Kinect-inferred joints
+  config.loss.inferred_weight = 0.5  # weight of Kinect-inferred joints
 
-  config.batch_size = 32                # global, in clips
+  config.batch_size = 32  # global, in clips
   config.learning_rate = 2e-3
   config.end_learning_rate_factor = 0.01
   config.warmup_steps = 500
@@ -75,8 +85,9 @@ def get_config() -> ml_collections.ConfigDict:
   return config
 
 
-def apply_variant(config: ml_collections.ConfigDict, variant: str | None,
-                  modality: str) -> ml_collections.ConfigDict:
+def apply_variant(
+    config: ml_collections.ConfigDict, variant: str | None, modality: str
+) -> ml_collections.ConfigDict:
   """Applies the ':synthetic' or ':smoke' variant, then locks the config.
 
   Args:
@@ -92,8 +103,10 @@ def apply_variant(config: ml_collections.ConfigDict, variant: str | None,
     config.log_every_steps = 20
     config.keep_checkpoints = 2
   else:
-    raise ValueError(f"Unknown config variant {variant!r}; expected none, "
-                     "'synthetic' or 'smoke'.")
+    raise ValueError(
+        f"Unknown config variant {variant!r}; expected none, "
+        "'synthetic' or 'smoke'."
+    )
   if variant == "synthetic":
     config.dataset.builder_config = f"synthetic_{modality}"
     config.input.input_size = (96, 160) if modality == "rgb" else (96, 112)

@@ -101,6 +101,7 @@ def test_main_command_line(smoke_builder, smoke_data_dir, tmp_path):
       "--config.num_train_steps=4",
       "--config.eval_every_steps=4",
       "--config.checkpoint_every_steps=4",
+      f"--config.compilation_cache_dir={tmp_path / 'xla'}",
   ]
   result = subprocess.run(
       cmd, cwd=REPO, capture_output=True, text=True, timeout=600
@@ -110,3 +111,4 @@ def test_main_command_line(smoke_builder, smoke_data_dir, tmp_path):
   assert "eval at step 4" in result.stderr
   with open(workdir / "config.json") as f:
     assert json.load(f)["model"]["cell"] == "none"
+  assert list((tmp_path / "xla").iterdir()), "no compiled program was cached"
