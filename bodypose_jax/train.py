@@ -248,13 +248,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       out_shardings=replicated,
   )
 
-  # A resumed run draws fresh clips instead of replaying the first ones.
-  data_config = config.copy_and_resolve_references()
-  with data_config.unlocked():
-    data_config.seed = config.seed + start_step
-  train_iter = input_pipeline.as_numpy(
-      input_pipeline.train_dataset(data_config, builder, _local_batch(config))
-  )
+  def run_eval(step, state):
+    m = evaluate(p_eval_step, state, config, builder, batch_sharding)
+    writer.write_scalars(step, {f"eval/{k}": v for k, v in m.items()})
+    logging.info("eval at step %d: %s", step, _format_metrics(m))
+    return m
 
   eval_metrics = {}
   total = config.num_train_steps
@@ -264,8 +262,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         start_step,
         total,
     )
+    eval_metrics = run_eval(start_step, state)
+  else:
+    # A resumed run draws fresh clips instead of replaying the first ones.
+    data_config = config.copy_and_resolve_references()
+    with data_config.unlocked():
+      data_config.seed = config.seed + start_step
+    train_iter = input_pipeline.as_numpy(
+        input_pipeline.train_dataset(data_config, builder, _local_batch(config))
+    )
   t_start, steps_timed = None, 0
-  for step in range(start_step + 1, total + 1):
+  for step in range(start_step + 1, total + 1):  # empty when already trained
     batch = to_global(next(train_iter), batch_sharding)
     state, train_metrics = p_train_step(state, batch)
     if step == start_step + 1:
@@ -292,18 +299,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     if step % config.checkpoint_every_steps == 0 or step == total:
       ckpt.save(step, args=ocp.args.StandardSave(state))
     if step % config.eval_every_steps == 0 or step == total:
-      eval_metrics = evaluate(
-          p_eval_step, state, config, builder, batch_sharding
-      )
-      writer.write_scalars(
-          step, {f"eval/{k}": v for k, v in eval_metrics.items()}
-      )
-      logging.info("eval at step %d: %s", step, _format_metrics(eval_metrics))
-  if start_step >= total:
-    eval_metrics = evaluate(p_eval_step, state, config, builder, batch_sharding)
-    logging.info(
-        "eval at step %d: %s", start_step, _format_metrics(eval_metrics)
-    )
+      eval_metrics = run_eval(step, state)
   ckpt.wait_until_finished()
   writer.flush()
   if jax.process_index() == 0 and eval_metrics:
