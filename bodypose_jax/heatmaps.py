@@ -56,8 +56,25 @@ def target_cells(joints, grid_hw, stride: int):
   return index, (joints - centre) / stride
 
 
+def spatial_softmax(heatmaps):
+  """Per-joint probabilities over the grid: [..., h, w, J] -> same shape.
+
+  The softmax runs over the last axis of a [..., J, h*w] view, the form
+  TFLite fuses into one SOFTMAX op (a softmax over another axis becomes
+  EXP/SUM/DIV, whose int8 version divides by sums rounded to zero).
+  """
+  h, w, j = heatmaps.shape[-3:]
+  flat = jnp.swapaxes(heatmaps.reshape(*heatmaps.shape[:-3], h * w, j), -1, -2)
+  probs = jax.nn.softmax(flat, axis=-1)
+  return jnp.swapaxes(probs, -1, -2).reshape(heatmaps.shape)
+
+
 def decode(heatmaps, offsets, stride: int):
   """Keypoints from heatmap logits and offsets.
+
+  The peak cell is selected with a one-hot mask rather than gathers and
+  integer division, so the exported graph is plain elementwise work and
+  reductions, which TFLite runs in float and in int8 alike.
 
   Args:
     heatmaps: [..., h, w, J] logits.
@@ -69,16 +86,17 @@ def decode(heatmaps, offsets, stride: int):
     probability mass of the peak cell.
   """
   h, w, j = heatmaps.shape[-3:]
-  flat = heatmaps.reshape(*heatmaps.shape[:-3], h * w, j)
-  index = jnp.argmax(flat, axis=-2)  # [..., J]
-  probs = jax.nn.softmax(flat, axis=-2)
-  confidence = jnp.take_along_axis(probs, index[..., None, :], -2)[..., 0, :]
-  flat_off = offsets.reshape(*offsets.shape[:-4], h * w, j, 2)
-  off = jnp.take_along_axis(flat_off, index[..., None, :, None], -3)[
-      ..., 0, :, :
-  ]
-  col, row = index % w, index // w
-  centre = (
-      jnp.stack([col, row], -1).astype(jnp.float32) * stride + (stride - 1) / 2
+  lead = heatmaps.shape[:-3]
+  probs = spatial_softmax(heatmaps).reshape(*lead, h * w, j)
+  index = jnp.argmax(heatmaps.reshape(*lead, h * w, j), axis=-2)  # [..., J]
+  peak = (jnp.arange(h * w)[:, None] == index[..., None, :]).astype(
+      jnp.float32
+  )  # [..., h*w, J]
+  confidence = (peak * probs).sum(-2)
+  rows, cols = jnp.meshgrid(
+      cell_centres(h, stride), cell_centres(w, stride), indexing="ij"
   )
-  return centre + off * stride, confidence
+  centres = jnp.stack([cols.reshape(-1), rows.reshape(-1)], -1)  # [h*w, 2]
+  flat_off = offsets.reshape(*lead, h * w, j, 2)
+  point = centres[:, None, :] + flat_off * stride  # [..., h*w, J, 2]
+  return (peak[..., None] * point).sum(-3), confidence

@@ -155,6 +155,21 @@ class Encoder(nn.Module):
     return skip, x
 
 
+def upsample_to(x, hw):
+  """Nearest-neighbour upsampling of [N, h, w, C] by an integer factor.
+
+  Each coarse cell covers whole fine cells ('SAME' strides), so this is a
+  repeat, cropped where the fine size is odd; it exports as reshapes and
+  broadcasts instead of the gathers of a general resize.
+  """
+  h, w = hw
+  fy, fx = -(-h // x.shape[1]), -(-w // x.shape[2])
+  if -(-h // fy) != x.shape[1] or -(-w // fx) != x.shape[2]:
+    raise ValueError(f"Cannot upsample {x.shape[1:3]} to {hw} by a factor.")
+  x = jnp.repeat(jnp.repeat(x, fy, axis=1), fx, axis=2)
+  return x[:, :h, :w]
+
+
 class Fuse(nn.Module):
   """Upsamples the coarse map to the stride-8 grid and merges the skip."""
 
@@ -168,9 +183,7 @@ class Fuse(nn.Module):
     conv = functools.partial(
         ConvBN, self.features, formulation=self.formulation, dtype=self.dtype
     )
-    top = jax.image.resize(
-        conv()(top, train), (n, h, w, self.features), "nearest"
-    )
+    top = upsample_to(conv()(top, train), (h, w))
     x = top + conv()(skip, train)
     x = DepthwiseBN(1, self.formulation, self.dtype)(x, train)
     return conv()(x, train)
