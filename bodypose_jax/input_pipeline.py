@@ -55,6 +55,19 @@ def get_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
   )
 
 
+def modality(config: ml_collections.ConfigDict) -> tuple[str, int]:
+  """('rgb', 3) or ('depth', 1): what `config.dataset` stores, unbuilt."""
+  import tfds_ntu  # pylint: disable=g-import-not-at-top
+
+  configs = {c.name: c for c in tfds_ntu.Builder.BUILDER_CONFIGS}
+  name = config.dataset.builder_config
+  if name not in configs:
+    raise ValueError(
+        f"Unknown builder config {name!r}; tfds_ntu has {sorted(configs)}."
+    )
+  return ("rgb", 3) if configs[name].modality == "rgb" else ("depth", 1)
+
+
 def frame_spec(builder: tfds.core.DatasetBuilder) -> tuple[int, int, int, str]:
   """(height, width, channels, modality) of the stored frames."""
   feature = builder.info.features["frames"]
@@ -168,7 +181,11 @@ def _depth_noise(frames, seed, cfg):
   return tf.where(frames > 0, tf.maximum(frames + noise, 1.0), frames)
 
 
-def _normalise(frames, modality: str, cfg):
+def normalise(frames, modality: str, cfg):
+  """Raw frames (RGB 0..255, depth mm) -> the model's input scale.
+
+  Plain arithmetic, so the same function serves tf.data and JAX (export).
+  """
   if modality == "rgb":
     return (frames / 255.0 - cfg.rgb_mean) / cfg.rgb_std
   return (frames / 1000.0 - cfg.depth_mean_m) / cfg.depth_std_m
@@ -180,15 +197,24 @@ def make_clip_fn(
     channels: int,
     modality: str,
     train: bool,
+    whole: bool = False,
+    raw: bool = False,
 ):
-  """Returns fn(example, start, seed) -> one clip dict (see `get_datasets`)."""
+  """Returns fn(example, start, seed) -> one clip dict (see `train_dataset`).
+
+  Args:
+    whole: take every frame from `start` on instead of `clip_length` frames.
+    raw: leave frames in sensor units (RGB 0..255, depth mm) for models that
+      normalise inside, such as the exported TFLite step.
+  """
   cfg = config.input
   input_hw = tuple(cfg.input_size)
   interpolation = "BILINEAR" if modality == "rgb" else "NEAREST"
 
   def clip_fn(example, start, seed):
     n = tf.shape(example["joints_2d"])[0]
-    idx = _clip_indices(n, start, cfg.clip_length, cfg.frame_stride)
+    length = n - start if whole else cfg.clip_length
+    idx = _clip_indices(n, start, length, 1 if whole else cfg.frame_stride)
     frames = _decode_frames(tf.gather(example["frames"], idx), channels)
     joints = tf.gather(example["joints_2d"], idx)
     state = tf.gather(example["tracking_state"], idx)
@@ -213,8 +239,9 @@ def make_clip_fn(
       frames = _photometric(frames, seeds[3], cfg.augment)
     elif train:
       frames = _depth_noise(frames, seeds[4], cfg.augment)
-    frames = _normalise(frames, modality, cfg)
-    frames.set_shape([cfg.clip_length, *input_hw, channels])
+    if not raw:
+      frames = normalise(frames, modality, cfg)
+    frames.set_shape([None if whole else cfg.clip_length, *input_hw, channels])
     return {"frames": frames, "joints": joints, "tracking_state": state}
 
   return clip_fn
@@ -288,6 +315,21 @@ def eval_dataset(config, builder, local_batch_size: int) -> tf.data.Dataset:
   return ds.map(lambda b: _pad_batch(b, local_batch_size)).prefetch(
       config.dataset.prefetch
   )
+
+
+def sequence_dataset(config, builder, split: str) -> tf.data.Dataset:
+  """Whole samples in eval geometry, frames in sensor units, in split order.
+
+  For streaming models that carry their state over every frame of a video.
+  Elements: frames [N, H, W, C] float32 (RGB 0..255 or depth mm), joints
+  [N, J, 2] float32 in input pixels, tracking_state [N, J] int32; N varies.
+  """
+  h, w, c, modality = frame_spec(builder)
+  clip_fn = make_clip_fn(
+      config, (h, w), c, modality, train=False, whole=True, raw=True
+  )
+  ds = _load(builder, split, False, config.seed)
+  return ds.map(lambda e: clip_fn(e, 0, tf.zeros([2], tf.int64)))
 
 
 def _pad_batch(batch, size: int):

@@ -159,6 +159,16 @@ def _local_batch(config) -> int:
   return config.batch_size // jax.process_count()
 
 
+def checkpoint_manager(workdir: str, config) -> ocp.CheckpointManager:
+  """The orbax manager of `workdir`/checkpoints, keeping the newest N."""
+  return ocp.CheckpointManager(
+      os.path.join(os.path.abspath(workdir), "checkpoints"),
+      options=ocp.CheckpointManagerOptions(
+          max_to_keep=config.keep_checkpoints, create=True
+      ),
+  )
+
+
 # -------------------------------------------------------------------- loop --
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains `config` in `workdir`, resuming from its latest checkpoint.
@@ -211,12 +221,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       "PoseNet (cell=%s): %d parameters.", config.model.cell, num_params
   )
 
-  ckpt = ocp.CheckpointManager(
-      os.path.join(workdir, "checkpoints"),
-      options=ocp.CheckpointManagerOptions(
-          max_to_keep=config.keep_checkpoints, create=True
-      ),
-  )
+  ckpt = checkpoint_manager(workdir, config)
   start_step = 0
   if ckpt.latest_step() is not None:
     state = ckpt.restore(

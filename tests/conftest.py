@@ -27,3 +27,39 @@ def smoke_builder(smoke_data_dir):
     return builder
 
   return build
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory):
+  """fn(modality, cell) -> an untrained :smoke-sized model exported float32.
+
+  Returns (path to the .tflite with its sidecar, the Trained it came from).
+  Untrained weights exercise every conversion path in seconds.
+  """
+  from bodypose_jax import export  # pylint: disable=g-import-not-at-top
+  from bodypose_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+  from bodypose_jax import streaming  # pylint: disable=g-import-not-at-top
+  from configs import default  # pylint: disable=g-import-not-at-top
+
+  out = tmp_path_factory.mktemp("export")
+
+  @functools.cache
+  def make(modality: str = "rgb", cell: str = "gru"):
+    config = default.get_config()
+    config.model.cell = cell
+    trained = export.untrained(default.apply_variant(config, "smoke", modality))
+    _, channels = input_pipeline.modality(trained.config)
+    frame_shape = (1, *trained.config.input.input_size, channels)
+    fmt = streaming.state_format(trained.model, frame_shape[1:3])
+    step = streaming.make_step(
+        trained.model, trained.variables, modality, trained.config.input, fmt
+    )
+    path = str(out / f"{modality}_{cell}.tflite")
+    export.write_model(
+        path,
+        export.convert(step, frame_shape, fmt, "float32"),
+        export.sidecar(trained, "float32", frame_shape, fmt, modality),
+    )
+    return path, trained
+
+  return make

@@ -1,0 +1,599 @@
+r"""Exports a workdir's streaming step to TFLite, verified against JAX.
+
+  python -m bodypose_jax.export --workdir=workdirs/rgb_gru_syn
+
+writes, into <workdir>/export/:
+  pose_{float32,float16,int8}.tflite   signatures `init` and `step`
+  pose_{...}.json                      sidecar: what an app needs to know
+  verification.json                    TFLite vs JAX over eval-split rollouts
+
+The step (streaming.py) goes through jax2tf and TFLiteConverter with builtin
+ops only; a graph that would need TensorFlow select ops fails the export. The
+int8 model is fully quantised from a representative set of training frames
+paired with the states a JAX rollout meets on them. A float32 model whose
+rollouts diverge from JAX beyond the tolerance flags is not written.
+
+For latency work on an architecture nobody has trained yet:
+
+  python -m bodypose_jax.export --config=configs/rgb_gru.py --out_dir=/tmp/e
+
+exports the config's model with fresh weights, checked on noise frames.
+"""
+
+import json
+import os
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+import jax
+from jax.experimental import jax2tf
+import numpy as np
+import tensorflow as tf
+from tensorflow.lite.tools import flatbuffer_utils
+
+from bodypose_jax import input_pipeline
+from bodypose_jax import metrics
+from bodypose_jax import models
+from bodypose_jax import skeleton
+from bodypose_jax import streaming
+from bodypose_jax import tflite_model
+from bodypose_jax import train
+from bodypose_jax import workdir as workdir_lib
+
+VARIANTS = ("float32", "float16", "int8")
+
+FLAGS = flags.FLAGS
+
+
+# ---------------------------------------------------------------- convert --
+def _tf_module(step, frame_shape, fmt: streaming.StateFormat) -> tf.Module:
+  """The step and the zero-state init as tf.functions with named tensors."""
+  dtype = tf.as_dtype(fmt.dtype)
+  names = [f"state_{n}" for n in fmt.names]
+  spec = [tf.TensorSpec(frame_shape, tf.float32, name="frame")] + [
+      tf.TensorSpec(s, dtype, name=n) for s, n in zip(fmt.shapes, names)
+  ]
+  module = tf.Module()
+  module.step = tf.function(
+      jax2tf.convert(step, with_gradient=False),
+      input_signature=spec,
+      autograph=False,
+  )
+  module.init = tf.function(
+      lambda: {n: tf.zeros(s, dtype) for n, s in zip(names, fmt.shapes)},
+      input_signature=[],
+      autograph=False,
+  )
+  return module
+
+
+def _convert(module, fn, variant: str, representative=None) -> bytes:
+  """One tf.function of `module` -> TFLite with builtin ops only."""
+  converter = tf.lite.TFLiteConverter.from_concrete_functions(
+      [fn.get_concrete_function()], module
+  )
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+  if variant == "float16":
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+  elif variant == "int8" and representative is not None:
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+  return converter.convert()
+
+
+def _with_signature_key(model_bytes: bytes, key: str) -> bytes:
+  model = flatbuffer_utils.convert_bytearray_to_object(bytearray(model_bytes))
+  (signature,) = model.signatureDefs
+  signature.signatureKey = key
+  return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _with_init(step_model: bytes, init_model: bytes) -> bytes:
+  """Adds the single subgraph of `init_model` as the signature `init`.
+
+  The two are converted apart because TFLite's int8 calibrator cannot load a
+  model holding a signature without inputs, and `init` has none.
+  """
+  model = flatbuffer_utils.convert_bytearray_to_object(bytearray(step_model))
+  donor = flatbuffer_utils.convert_bytearray_to_object(bytearray(init_model))
+  subgraph = donor.subgraphs[0]
+  for tensor in subgraph.tensors:
+    tensor.buffer += len(model.buffers)
+  model.buffers.extend(donor.buffers)
+  model.subgraphs.append(subgraph)
+  (signature,) = donor.signatureDefs
+  signature.signatureKey = "init"
+  signature.subgraphIndex = len(model.subgraphs) - 1
+  model.signatureDefs.append(signature)
+  return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def convert(step, frame_shape, fmt, variant, representative=None) -> bytes:
+  """The streaming step as a TFLite model with `init` and `step` signatures.
+
+  Args:
+    step: from `streaming.make_step` with state format `fmt`.
+    frame_shape: [1, H, W, C].
+    fmt: the state format (int8 state for the int8 variant).
+    variant: 'float32', 'float16' or 'int8'.
+    representative: for int8, a callable yielding {'frame', 'state_*'} dicts.
+  """
+  if variant not in VARIANTS:
+    raise ValueError(
+        f"Unknown variant {variant!r}; expected one of {VARIANTS}."
+    )
+  if variant == "int8" and representative is None:
+    raise ValueError("The int8 variant needs a representative dataset.")
+  module = _tf_module(step, frame_shape, fmt)
+  step_model = _with_signature_key(
+      _convert(module, module.step, variant, representative), "step"
+  )
+  if not fmt.names:  # the single-frame baseline has no state to initialise
+    return step_model
+  return _with_init(step_model, _convert(module, module.init, "float32"))
+
+
+# ------------------------------------------------------------------- data --
+def _streams(config, builder, split, num_frames, count):
+  """Eval-geometry videos of >= `num_frames` frames, samples back to back.
+
+  Synthetic samples are short, so a stream chains whole samples without
+  resetting the state, as a camera would see one performer after another.
+
+  Yields:
+    dicts of frames [N, H, W, C] (sensor units), joints, tracking_state.
+  """
+  parts, length = [], 0
+  ds = input_pipeline.sequence_dataset(config, builder, split)
+  for seq in input_pipeline.as_numpy(ds):
+    parts.append(seq)
+    length += len(seq["frames"])
+    if length >= num_frames:
+      yield {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+      count -= 1
+      if not count:
+        return
+      parts, length = [], 0
+  raise ValueError(
+      f"Split {split!r} ran out after {count} missing streams of "
+      f"{num_frames} frames."
+  )
+
+
+def _jax_rollout(step, fmt, frames):
+  """Outputs of the JAX step over frames [N, H, W, C] from the zero state."""
+  run = jax.jit(lambda f: streaming.rollout(step, fmt, f, fmt.zeros()))
+  return jax.device_get(run(frames[:, None]))
+
+
+def representative_set(step, fmt, frames):
+  """(frame, state) pairs met in a JAX float rollout over frames [N, H, W, C].
+
+  Returns:
+    frames [N, 1, H, W, C] and, per frame, the float state entering it.
+  """
+  outs = _jax_rollout(step, fmt, frames)
+  after = [outs[f"state_{n}"] for n in fmt.names]  # [N, 1, ...] each
+  before = [
+      np.concatenate([z[None], a[:-1]]) for z, a in zip(fmt.zeros(), after)
+  ]
+  return frames[:, None], [
+      tuple(b[t] for b in before) for t in range(len(frames))
+  ]
+
+
+# ----------------------------------------------------------------- verify --
+def _pck(pred, stream, thresholds):
+  sums = metrics.pose_metric_sums(
+      pred, stream["joints"], stream["tracking_state"], thresholds
+  )
+  return metrics.finalize(jax.device_get(sums))
+
+
+def verify(path, reference, streams, thresholds) -> dict:
+  """Runs the TFLite model beside the JAX rollouts of the same streams.
+
+  Args:
+    path: the .tflite (its sidecar beside it).
+    reference: per stream, the JAX float32 rollout's outputs.
+    streams: the videos (frames, joints, tracking_state).
+    thresholds: PCK thresholds.
+
+  Returns:
+    |keypoint difference| (pixels) and |state difference| (state units, int8
+    states dequantised) over every frame; the mean state difference over the
+    first and the last 10 frames of the rollouts, where drift would show as
+    growth; and the PCK of both models against the ground truth.
+  """
+  model = tflite_model.StreamingModel(path)
+  kp_diff, state_mean, state_max, first, last, preds = [], [], [], [], [], []
+  for stream, ref in zip(streams, reference):
+    model.reset()
+    means = []
+    for t, frame in enumerate(stream["frames"]):
+      out = model(frame)
+      preds.append(out["keypoints"])
+      kp_diff.append(np.abs(out["keypoints"] - ref["keypoints"][t, 0]))
+      diff = np.concatenate(
+          [np.zeros(1)]
+          + [
+              np.abs(v[0] - ref[k][t, 0]).ravel()
+              for k, v in model.float_state().items()
+          ]
+      )
+      means.append(diff.mean())
+      state_max.append(diff.max())
+    state_mean.extend(means)
+    first.extend(means[:10])
+    last.extend(means[-10:])
+  kp = np.stack(kp_diff)
+  truth = {
+      k: np.concatenate([s[k] for s in streams])
+      for k in ("joints", "tracking_state")
+  }
+  jax_pred = np.concatenate([r["keypoints"][:, 0] for r in reference])
+  return {
+      "frames": len(preds),
+      "keypoint_diff_px_max": float(kp.max()),
+      "keypoint_diff_px_mean": float(kp.mean()),
+      "state_diff_max": float(np.max(state_max)),
+      "state_diff_mean": float(np.mean(state_mean)),
+      "state_diff_mean_first10": float(np.mean(first)),
+      "state_diff_mean_last10": float(np.mean(last)),
+      "pck_tflite": _pck(np.stack(preds), truth, thresholds),
+      "pck_jax": _pck(jax_pred, truth, thresholds),
+  }
+
+
+# ---------------------------------------------------------------- sidecar --
+def sidecar(trained, variant, frame_shape, fmt, modality) -> dict:
+  """What an app needs to run the model, as JSON-ready data."""
+  cfg = trained.config.input
+  if modality == "rgb":
+    units = "RGB order, 0..255 (uint8 values as float)"
+    norm = f"inside the model: (x / 255 - {cfg.rgb_mean}) / {cfg.rgb_std}"
+  else:
+    units = "depth in millimetres (the uint16 PNG value as float), 0 = none"
+    norm = (
+        f"inside the model: (x / 1000 - {cfg.depth_mean_m}) / "
+        f"{cfg.depth_std_m}"
+    )
+  _, h, w, _ = frame_shape
+  grid = (-(-h // models.HEATMAP_STRIDE), -(-w // models.HEATMAP_STRIDE))
+  j = skeleton.NUM_JOINTS
+  return {
+      "format": "bodypose_jax streaming pose model, version 1",
+      "variant": variant,
+      "trained": {
+          "step": trained.step,  # None: untrained, for latency work
+          "dataset": trained.config.dataset.builder_config,
+          "cell": trained.config.model.cell,
+      },
+      "input": {
+          "name": "frame",
+          "shape": list(frame_shape),
+          "dtype": "float32",
+          "modality": modality,
+          "units": units,
+          "normalisation": norm,
+          "letterbox": (
+              f"scale the camera frame to fit inside {h}x{w} keeping its "
+              "aspect ratio, centre it, fill the rest with 0"
+          ),
+      },
+      "state": [
+          {"name": f"state_{n}", "shape": list(s), "dtype": fmt.dtype.__name__}
+          for n, s in zip(fmt.names, fmt.shapes)
+      ],
+      "state_int8_scales": (
+          None if fmt.int8_scales is None else list(fmt.int8_scales)
+      ),
+      "signatures": {
+          "init": (
+              "() -> the zero state; call at the start of every video"
+              if fmt.names
+              else "absent: this model keeps no state"
+          ),
+          "step": (
+              "(frame, state) -> outputs and the next state; feed the "
+              "next state back unchanged"
+          ),
+      },
+      "outputs": {
+          "keypoints": {
+              "shape": [1, j, 2],
+              "meaning": "(x, y) in input pixels, pixel centres at integers",
+          },
+          "confidences": {
+              "shape": [1, j],
+              "meaning": "probability mass of each joint's peak heatmap cell",
+          },
+          "heatmaps": {
+              "shape": [1, *grid, j],
+              "meaning": (
+                  "per-joint softmax over the grid; cell (r, c) is centred "
+                  f"at input pixel (c*{models.HEATMAP_STRIDE} + "
+                  f"{(models.HEATMAP_STRIDE - 1) / 2}, r*"
+                  f"{models.HEATMAP_STRIDE} + "
+                  f"{(models.HEATMAP_STRIDE - 1) / 2})"
+              ),
+          },
+      },
+      "joints": list(skeleton.JOINT_NAMES),
+      "bones": [list(b) for b in skeleton.BONES],
+      "mirror": (
+          "NTU RGB+D's Kinect streams are mirror images: a joint named left "
+          "lies on the image's left for a person facing the camera. The "
+          "model keeps that convention; frames from an unmirrored camera "
+          "give left/right swapped labels."
+      ),
+  }
+
+
+def write_model(path: str, model_bytes: bytes, meta: dict) -> str:
+  """Writes the .tflite and its .json sidecar; returns `path`."""
+  with open(path, "wb") as f:
+    f.write(model_bytes)
+  with open(tflite_model.sidecar_path(path), "w") as f:
+    json.dump(meta, f, indent=2)
+  return path
+
+
+def _remove_model(path: str):
+  os.remove(path)
+  os.remove(tflite_model.sidecar_path(path))
+
+
+# ----------------------------------------------------------------- inputs --
+def dataset_inputs(config, calibration_frames, verify_frames, verify_rollouts):
+  """Verification videos from the eval split; calibration frames from train.
+
+  Returns:
+    (streams, calibration frames [N, H, W, C]).
+  """
+  builder = input_pipeline.get_builder(config)
+  ds = config.dataset
+  streams = list(
+      _streams(config, builder, ds.eval_split, verify_frames, verify_rollouts)
+  )
+  calibration = next(
+      _streams(config, builder, ds.train_split, calibration_frames, 1)
+  )["frames"][:calibration_frames]
+  return streams, calibration
+
+
+def random_inputs(config, calibration_frames, verify_frames, verify_rollouts):
+  """Noise frames without ground truth, for exporting an untrained model.
+
+  Returns:
+    (streams, calibration frames), as `dataset_inputs`.
+  """
+  modality, channels = input_pipeline.modality(config)
+  low, high = (0.0, 255.0) if modality == "rgb" else (500.0, 4500.0)
+  rng = np.random.default_rng(config.seed)
+  j = skeleton.NUM_JOINTS
+
+  def frames(n):
+    shape = (n, *config.input.input_size, channels)
+    return rng.uniform(low, high, shape).astype(np.float32)
+
+  streams = [
+      {
+          "frames": frames(verify_frames),
+          "joints": np.zeros((verify_frames, j, 2), np.float32),
+          "tracking_state": np.zeros((verify_frames, j), np.int32),
+      }
+      for _ in range(verify_rollouts)
+  ]
+  return streams, frames(calibration_frames)
+
+
+def untrained(config, formulation=("grouped", "conv")):
+  """The architecture of `config` with freshly initialised weights.
+
+  For latency and conversion work only: its predictions mean nothing.
+  """
+  config = config.copy_and_resolve_references()
+  with config.unlocked():
+    config.model.depthwise_impl, config.model.pointwise_impl = formulation
+  model = train.create_model(config)
+  _, channels = input_pipeline.modality(config)
+  variables = model.init(
+      jax.random.key(config.seed),
+      np.zeros((1, 1, *config.input.input_size, channels), np.float32),
+  )
+  return workdir_lib.Trained(config, model, jax.device_get(variables), None)
+
+
+# ----------------------------------------------------------------- export --
+def export(
+    trained,
+    out_dir,
+    variants,
+    streams,
+    calibration,
+    state_margin=1.25,
+    tolerance_px=0.05,
+    tolerance_state=1e-3,
+) -> dict:
+  """Converts, verifies and writes each variant.
+
+  Args:
+    trained: the model (workdir.restore or `untrained`).
+    out_dir: where pose_<variant>.tflite/.json and verification.json go.
+    variants: names from VARIANTS.
+    streams: verification videos (`dataset_inputs` or `random_inputs`).
+    calibration: int8 representative frames [N, H, W, C].
+    state_margin: int8 state range over the largest |state| in calibration.
+    tolerance_px: largest mean keypoint difference a float32 model may have.
+    tolerance_state: largest state difference a float32 model may have.
+
+  Returns:
+    The verification report, per variant.
+  """
+  config = trained.config
+  modality, channels = input_pipeline.modality(config)
+  frame_shape = (1, *config.input.input_size, channels)
+  fmt_float = streaming.state_format(trained.model, config.input.input_size)
+  float_step = streaming.make_step(
+      trained.model, trained.variables, modality, config.input, fmt_float
+  )
+  reference = [
+      _jax_rollout(float_step, fmt_float, s["frames"]) for s in streams
+  ]
+  os.makedirs(out_dir, exist_ok=True)
+  report = {"step": trained.step}
+  thresholds = tuple(config.pck_thresholds)
+  for variant in variants:
+    t0 = time.perf_counter()
+    fmt, step_fn, representative = fmt_float, float_step, None
+    if variant == "int8":
+      frames, states = representative_set(float_step, fmt_float, calibration)
+      fmt = streaming.state_format(
+          trained.model,
+          config.input.input_size,
+          streaming.int8_scales_for(states, state_margin),
+      )
+      step_fn = streaming.make_step(
+          trained.model, trained.variables, modality, config.input, fmt
+      )
+
+      def representative():
+        for frame, state in zip(frames, states):
+          encoded = jax.device_get(fmt.encode(state))
+          yield {
+              "frame": frame,
+              **{f"state_{n}": s for n, s in zip(fmt.names, encoded)},
+          }
+
+    model_bytes = convert(step_fn, frame_shape, fmt, variant, representative)
+    path = os.path.join(out_dir, f"pose_{variant}.tflite")
+    meta = sidecar(trained, variant, frame_shape, fmt, modality)
+    # Verified under a temporary name: a rejected model never takes the
+    # place of a good one from an earlier export.
+    unverified = write_model(path + ".unverified", model_bytes, meta)
+    result = verify(unverified, reference, streams, thresholds)
+    result["size_bytes"] = len(model_bytes)
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    report[variant] = result
+    logging.info("%s: %s", variant, json.dumps(result))
+    _remove_model(unverified)
+    if variant == "float32" and (
+        result["keypoint_diff_px_mean"] > tolerance_px
+        or result["state_diff_max"] > tolerance_state
+    ):
+      raise ValueError(
+          f"float32 TFLite diverges from JAX: mean keypoint difference "
+          f"{result['keypoint_diff_px_mean']:.4f} px (tolerance "
+          f"{tolerance_px}), max state difference "
+          f"{result['state_diff_max']:.2e} (tolerance {tolerance_state}). "
+          f"{path} was not written."
+      )
+    write_model(path, model_bytes, {**meta, "verification": result})
+    logging.info("Wrote %s (%.2f MB).", path, len(model_bytes) / 1e6)
+  with open(os.path.join(out_dir, "verification.json"), "w") as f:
+    json.dump(report, f, indent=2)
+  return report
+
+
+# ------------------------------------------------------------------- main --
+
+
+def _define_flags():
+  # Defined only when run as a program, so that the library can be imported
+  # beside other commands (tests import several in one process).
+  flags.DEFINE_string("workdir", None, "Training workdir to export.")
+  config_flags.DEFINE_config_file(
+      "config",
+      None,
+      "Instead of --workdir: export this config's architecture with untrained "
+      "weights, checked on noise frames (for latency work only).",
+  )
+  flags.DEFINE_string(
+      "out_dir", None, "Output folder; default <workdir>/export."
+  )
+  flags.DEFINE_list("variants", list(VARIANTS), f"Any of {VARIANTS}.")
+  flags.DEFINE_integer("step", None, "Checkpoint step; default the latest.")
+  flags.DEFINE_string(
+      "depthwise_impl",
+      "grouped",
+      "Depthwise formulation to export: 'grouped' becomes TFLite's "
+      "DEPTHWISE_CONV_2D (the shifted form is for XLA:CPU training).",
+  )
+  flags.DEFINE_string("pointwise_impl", "conv", "1x1 formulation: conv|matmul.")
+  flags.DEFINE_integer(
+      "calibration_frames", 256, "int8 representative frames (train split)."
+  )
+  flags.DEFINE_float(
+      "state_margin", 1.25, "int8 state range: this times the largest |state|."
+  )
+  flags.DEFINE_integer(
+      "verify_frames", 120, "Frames per verification rollout (>= 100)."
+  )
+  flags.DEFINE_integer("verify_rollouts", 2, "Verification rollouts.")
+  flags.DEFINE_float(
+      "float32_tolerance_px",
+      0.05,
+      "Largest mean |keypoint difference| (px) a float32 export may have.",
+  )
+  flags.DEFINE_float(
+      "float32_tolerance_state",
+      1e-3,
+      "Largest |state difference| a float32 export may have.",
+  )
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if (FLAGS.workdir is None) == (FLAGS.config is None):
+    raise app.UsageError("Give exactly one of --workdir and --config.")
+  unknown = set(FLAGS.variants) - set(VARIANTS)
+  if unknown:
+    raise app.UsageError(f"Unknown variants {sorted(unknown)}; use {VARIANTS}.")
+  if FLAGS.verify_frames < 100:
+    logging.warning(
+        "verify_frames=%d: state drift shows over long rollouts; the "
+        "export's check is meant for >= 100 frames.",
+        FLAGS.verify_frames,
+    )
+  tf.config.set_visible_devices([], "GPU")
+  formulation = (FLAGS.depthwise_impl, FLAGS.pointwise_impl)
+  sizes = (FLAGS.calibration_frames, FLAGS.verify_frames, FLAGS.verify_rollouts)
+  if FLAGS.workdir:
+    trained = workdir_lib.restore(
+        FLAGS.workdir,
+        FLAGS.step,
+        depthwise_impl=formulation[0],
+        pointwise_impl=formulation[1],
+    )
+    logging.info("Restored step %d of %s.", trained.step, FLAGS.workdir)
+    streams, calibration = dataset_inputs(trained.config, *sizes)
+    out_dir = FLAGS.out_dir or os.path.join(FLAGS.workdir, "export")
+  else:
+    trained = untrained(FLAGS.config, formulation)
+    logging.warning("Exporting untrained weights: for latency work only.")
+    streams, calibration = random_inputs(trained.config, *sizes)
+    out_dir = FLAGS.out_dir
+    if not out_dir:
+      raise app.UsageError("--config needs --out_dir.")
+  export(
+      trained,
+      out_dir,
+      FLAGS.variants,
+      streams,
+      calibration,
+      FLAGS.state_margin,
+      FLAGS.float32_tolerance_px,
+      FLAGS.float32_tolerance_state,
+  )
+
+
+if __name__ == "__main__":
+  _define_flags()
+  app.run(main)

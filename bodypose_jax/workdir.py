@@ -1,0 +1,111 @@
+"""What a training workdir holds: its config and its latest checkpoint.
+
+Tools that start from a trained model (export, evaluation, the demo) take a
+workdir and nothing else: the trainer wrote `config.json` there, and the
+checkpoint's parameters are restored against the model that config describes.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+from bodypose_jax import input_pipeline
+from bodypose_jax import models
+from bodypose_jax import train
+from configs import default
+
+
+@dataclasses.dataclass(frozen=True)
+class Trained:
+  """A restored model.
+
+  Attributes:
+    config: the run's config (defaults filled in for fields added since).
+    model: the PoseNet it describes.
+    variables: {'params', 'batch_stats'} as numpy arrays.
+    step: the training step of the checkpoint.
+  """
+
+  config: ml_collections.ConfigDict
+  model: models.PoseNet
+  variables: Any
+  step: int
+
+
+def _tuples(value):
+  """JSON lists back to the tuples the config declares."""
+  if isinstance(value, dict):
+    return {k: _tuples(v) for k, v in value.items()}
+  if isinstance(value, list):
+    return tuple(_tuples(v) for v in value)
+  return value
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config a run in `workdir` was trained with, locked."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise FileNotFoundError(
+        f"{path} does not exist: {workdir} is not a training workdir "
+        "(bodypose_jax.main writes config.json when it starts)."
+    )
+  with open(path) as f:
+    saved = _tuples(json.load(f))
+  config = default.get_config()
+  config.update_from_flattened_dict(_flatten(saved))
+  config.lock()
+  return config
+
+
+def _flatten(tree, prefix=""):
+  flat = {}
+  for k, v in tree.items():
+    if isinstance(v, dict):
+      flat.update(_flatten(v, f"{prefix}{k}."))
+    else:
+      flat[f"{prefix}{k}"] = v
+  return flat
+
+
+def restore(
+    workdir: str, step: int | None = None, **model_overrides
+) -> Trained:
+  """Restores the latest (or the given) checkpoint of `workdir`.
+
+  Args:
+    workdir: a directory written by `train.train_and_evaluate`.
+    step: the checkpoint to restore; None for the latest.
+    **model_overrides: `config.model` fields to change, e.g. the convolution
+      formulations, which share parameters (layers.py).
+  """
+  config = load_config(workdir)
+  manager = train.checkpoint_manager(workdir, config)
+  step = manager.latest_step() if step is None else step
+  if step is None:
+    raise FileNotFoundError(
+        f"No checkpoint in {manager.directory}: train first with "
+        f"python -m bodypose_jax.main --workdir={workdir} ..."
+    )
+  with config.unlocked():
+    config.model.update(model_overrides)
+  model = train.create_model(config)
+  _, channels = input_pipeline.modality(config)
+  abstract = jax.eval_shape(
+      lambda: train.create_train_state(
+          jax.random.key(0),
+          config,
+          model,
+          (1, 1, *config.input.input_size, channels),
+      )
+  )
+  state = manager.restore(step, args=ocp.args.StandardRestore(abstract))
+  variables = jax.tree.map(
+      np.asarray, {"params": state.params, "batch_stats": state.batch_stats}
+  )
+  return Trained(config, model, variables, int(step))

@@ -1,0 +1,155 @@
+"""TFLite export: conversion, the interpreter against JAX, the export command."""
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bodypose_jax import export
+from bodypose_jax import streaming
+from bodypose_jax import tflite_model
+from bodypose_jax import train
+from bodypose_jax import workdir
+from configs import rgb_gru
+from real_samples import REPO
+
+
+def _frames(trained, n, seed=0):
+  h, w = trained.config.input.input_size
+  c = 3 if trained.config.dataset.builder_config.endswith("rgb") else 1
+  high = 255.0 if c == 3 else 4000.0
+  return (
+      np.random.default_rng(seed)
+      .uniform(0, high, (n, h, w, c))
+      .astype(np.float32)
+  )
+
+
+@pytest.mark.parametrize(
+    "modality,cell", [("rgb", "gru"), ("depth", "lstm"), ("rgb", "none")]
+)
+def test_tflite_step_matches_jax_over_a_rollout(tiny_export, modality, cell):
+  path, trained = tiny_export(modality, cell)
+  model = tflite_model.StreamingModel(path)
+  fmt = streaming.state_format(trained.model, trained.config.input.input_size)
+  assert model.state_names == tuple(f"state_{n}" for n in fmt.names)
+  for value in model.state.values():  # `init` gives zeros
+    np.testing.assert_array_equal(value, 0)
+  step = streaming.make_step(
+      trained.model, trained.variables, modality, trained.config.input, fmt
+  )
+  frames = _frames(trained, 6)
+  ref = jax.device_get(
+      streaming.rollout(step, fmt, frames[:, None], fmt.zeros())
+  )
+  for t, frame in enumerate(frames):
+    out = model(frame)
+    for key in ("keypoints", "confidences", "heatmaps", *model.state_names):
+      np.testing.assert_allclose(out[key], ref[key][t, 0], atol=2e-4)
+
+
+def test_signatures_and_sidecar(tiny_export):
+  path, trained = tiny_export("rgb", "gru")
+  interpreter = tf.lite.Interpreter(model_path=path)
+  signatures = interpreter.get_signature_list()
+  assert signatures["init"] == {"inputs": [], "outputs": ["state_h"]}
+  assert sorted(signatures["step"]["inputs"]) == ["frame", "state_h"]
+  assert sorted(signatures["step"]["outputs"]) == [
+      "confidences",
+      "heatmaps",
+      "keypoints",
+      "state_h",
+  ]
+  with open(tflite_model.sidecar_path(path)) as f:
+    meta = json.load(f)
+  assert meta["input"]["shape"] == [1, *trained.config.input.input_size, 3]
+  assert len(meta["joints"]) == 25 and meta["bones"][0] == [0, 1]
+  assert "mirror" in meta and "letterbox" in meta["input"]
+
+
+def test_conversion_refuses_ops_outside_builtins():
+  # An eigendecomposition has no TFLite builtin; it must not slip through
+  # as a TensorFlow select op.
+  fmt = streaming.StateFormat(names=(), shapes=())
+  step = lambda frame: {"w": jax.numpy.linalg.eigh(frame[0, :4, :4, 0])[0]}
+  with pytest.raises(Exception, match="(?i)op|legaliz|convert"):
+    export.convert(step, (1, 8, 8, 1), fmt, "float32")
+
+
+def test_int8_state_round_trips_exactly():
+  # Feeding the output state back in must not requantise it.
+  fmt = streaming.StateFormat(("h",), ((1, 2, 3, 4),), int8_scales=(0.01,))
+  q = np.arange(-12, 12, dtype=np.int8).reshape(1, 2, 3, 4) * 10
+  (again,) = fmt.encode(fmt.decode((q,)))
+  np.testing.assert_array_equal(np.asarray(again), q)
+  x = np.linspace(-1.2, 1.2, 24, dtype=np.float32).reshape(1, 2, 3, 4)
+  (back,) = fmt.decode(fmt.encode((x,)))
+  np.testing.assert_allclose(back, np.clip(x, -1.27, 1.27), atol=0.005 + 1e-6)
+
+
+@pytest.fixture(scope="module")
+def smoke_workdir(tmp_path_factory, smoke_builder, smoke_data_dir):
+  """A workdir trained briefly by the :smoke config (ConvGRU, RGB)."""
+  smoke_builder("rgb")
+  config = rgb_gru.get_config("smoke")
+  with config.unlocked():
+    config.dataset.data_dir = smoke_data_dir
+    config.num_train_steps = 10
+  workdir = str(tmp_path_factory.mktemp("smoke_workdir"))
+  train.train_and_evaluate(config, workdir)
+  return workdir
+
+
+def test_export_command_writes_verified_variants(smoke_workdir):
+  out = os.path.join(smoke_workdir, "export")
+  subprocess.run(
+      [
+          sys.executable,
+          "-m",
+          "bodypose_jax.export",
+          f"--workdir={smoke_workdir}",
+          "--variants=float32,int8",
+          "--verify_frames=24",
+          "--verify_rollouts=1",
+          "--calibration_frames=24",
+      ],
+      cwd=REPO,
+      check=True,
+      capture_output=True,
+  )
+  with open(os.path.join(out, "verification.json")) as f:
+    report = json.load(f)
+  f32, i8 = report["float32"], report["int8"]
+  assert f32["frames"] >= 24
+  assert f32["keypoint_diff_px_mean"] < 1e-3 and f32["state_diff_max"] < 1e-3
+  assert f32["pck_tflite"] == pytest.approx(f32["pck_jax"], abs=1e-6)
+  with open(os.path.join(out, "pose_int8.json")) as f:
+    meta = json.load(f)
+  assert meta["state"][0]["dtype"] == "int8"
+  assert meta["verification"]["frames"] == i8["frames"]
+  model = tflite_model.StreamingModel(os.path.join(out, "pose_int8.tflite"))
+  assert model.state["state_h"].dtype == np.int8
+  assert not [n for n in os.listdir(out) if "unverified" in n]
+
+
+def test_float32_beyond_tolerance_is_not_written(smoke_workdir, tmp_path):
+  good = tmp_path / "pose_float32.tflite"
+  good.write_bytes(b"an earlier export")
+  trained = workdir.restore(smoke_workdir)
+  streams, calibration = export.dataset_inputs(trained.config, 12, 12, 1)
+  with pytest.raises(ValueError, match="diverges"):
+    export.export(
+        trained,
+        str(tmp_path),
+        ["float32"],
+        streams,
+        calibration,
+        tolerance_px=-1.0,
+    )
+  assert good.read_bytes() == b"an earlier export"
+  assert sorted(os.listdir(tmp_path)) == ["pose_float32.tflite"]
