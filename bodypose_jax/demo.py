@@ -1,0 +1,663 @@
+r"""Streams a video through an exported model and draws the skeleton.
+
+  python -m bodypose_jax.demo --model=<workdir>/export/pose_float32.tflite \
+      --input=video.avi --output=demo.gif --heatmaps --max_frames=100
+
+`--input` is a video file for RGB models or a folder of uint16 depth PNGs
+(millimetres, read in name order) for depth models; the sidecar beside the
+model says which. The recurrent state is carried from frame to frame, as a
+live camera app would. The output (.gif or .mp4) shows the frame with the
+skeleton, optionally the heatmaps beside it, and the model's running FPS; a
+latency summary is logged and printed at the end.
+"""
+
+from collections.abc import Iterator, Sequence
+import contextlib
+import itertools
+import os
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import cv2
+import numpy as np
+from PIL import Image
+
+from bodypose_jax import models
+from bodypose_jax import tflite_model
+
+FLAGS = flags.FLAGS
+
+OUTPUT_FORMATS = (".gif", ".mp4")
+# Kinect v2 streams run at 30 fps; PNG folders carry no frame rate.
+DEPTH_FPS = 30.0
+# The depth range shown, in mm: Kinect v2 measures from 0.5 m to 4.5 m.
+DEPTH_RANGE_MM = (500.0, 4500.0)
+PROGRESS_EVERY = 25
+# RGB colours by side; NTU's streams are mirrored, so a joint named left lies
+# on the image's left for a person facing the camera.
+LEFT_COLOUR = (40, 170, 255)
+RIGHT_COLOUR = (255, 70, 70)
+CENTRE_COLOUR = (255, 220, 40)
+# cv2 drawing takes integer points; this many fraction bits keep sub-pixel
+# positions, so slowly moving joints do not jitter by whole pixels.
+_SHIFT = 4
+
+
+def _define_flags():
+  # Defined only when run as a program: profile_tflite also owns --threads
+  # (a list), and one test process imports both modules.
+  flags.DEFINE_string("model", None, "Exported .tflite with its .json sidecar.")
+  flags.DEFINE_string(
+      "input",
+      None,
+      "Video file (RGB models) or folder of uint16 depth PNGs (depth models).",
+  )
+  flags.DEFINE_string("output", None, "Output .gif or .mp4.")
+  flags.DEFINE_bool("heatmaps", False, "Show the heatmaps beside the frame.")
+  flags.DEFINE_integer(
+      "max_frames", None, "Stop after this many frames; default all.", 1
+  )
+  flags.DEFINE_integer("threads", 2, "TFLite interpreter threads.", 1)
+  flags.DEFINE_float(
+      "min_confidence", 0.1, "Hide joints (and their bones) below this.", 0.0
+  )
+  flags.DEFINE_integer(
+      "display_width", 480, "Width of the drawn frame (rounded to even).", 2
+  )
+  flags.DEFINE_float(
+      "fps", None, "Output frame rate; default the source's.", 1e-3
+  )
+  flags.mark_flags_as_required(["model", "input", "output"])
+
+
+# --------------------------------------------------------------- geometry --
+def _as3x3(matrix: np.ndarray) -> np.ndarray:
+  return np.vstack([matrix, [0.0, 0.0, 1.0]])
+
+
+def _compose(*matrices: np.ndarray) -> np.ndarray:
+  """2x3 affines applied right to left: _compose(a, b)(p) = a(b(p))."""
+  out = np.eye(3)
+  for m in matrices:
+    out = out @ _as3x3(m)
+  return out[:2]
+
+
+def fit_matrix(
+    frame_hw: tuple[int, int], input_hw: tuple[int, int]
+) -> np.ndarray:
+  """The letterbox of training and evaluation (`input_pipeline._affine`).
+
+  Args:
+    frame_hw: (H, W) of the camera frame.
+    input_hw: (h, w) of the model input.
+
+  Returns:
+    [2, 3] float64 taking frame pixels to input pixels, pixel centres at
+    integers: the frame fitted inside the input, aspect kept, centred.
+  """
+  (sh, sw), (ih, iw) = frame_hw, input_hw
+  s = min(ih / sh, iw / sw)
+  tx = (iw - 1) / 2 - s * (sw - 1) / 2
+  ty = (ih - 1) / 2 - s * (sh - 1) / 2
+  return np.array([[s, 0.0, tx], [0.0, s, ty]])
+
+
+def _resize_matrix(
+    from_hw: tuple[int, int], to_hw: tuple[int, int]
+) -> np.ndarray:
+  """[2, 3] of cv2.resize from `from_hw` to `to_hw` (pixel centres kept)."""
+  sy, sx = to_hw[0] / from_hw[0], to_hw[1] / from_hw[1]
+  return np.array([[sx, 0.0, sx / 2 - 0.5], [0.0, sy, sy / 2 - 0.5]])
+
+
+def letterbox(
+    frame: np.ndarray, input_hw: tuple[int, int], nearest: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+  """Fits a camera frame into the model input as training did.
+
+  Args:
+    frame: [H, W] or [H, W, C] camera frame (uint8 RGB or uint16 depth).
+    input_hw: (h, w) of the model input.
+    nearest: nearest-neighbour sampling, for depth (blending would invent
+      depths between the body and the zeroed background); else bilinear.
+
+  Returns:
+    image: [h, w, C] float32 in the frame's units, 0 outside the frame.
+    matrix: [2, 3] taking frame pixels to input pixels (`fit_matrix`).
+  """
+  matrix = fit_matrix(frame.shape[:2], input_hw)
+  source, warp = frame, matrix
+  scale = matrix[0, 0]
+  if not nearest and scale < 1:
+    # Training frames were stored with INTER_AREA before the bilinear
+    # letterbox; bilinear alone from full HD would alias badly.
+    small_hw = tuple(max(1, round(scale * n)) for n in frame.shape[:2])
+    source = cv2.resize(frame, small_hw[::-1], interpolation=cv2.INTER_AREA)
+    warp = _compose(
+        matrix,
+        cv2.invertAffineTransform(_resize_matrix(frame.shape[:2], small_hw)),
+    )
+  image = cv2.warpAffine(
+      source,
+      warp,
+      (input_hw[1], input_hw[0]),
+      flags=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR,
+      borderMode=cv2.BORDER_CONSTANT,
+      borderValue=0,
+  )
+  if image.ndim == 2:
+    image = image[..., None]
+  return image.astype(np.float32), matrix
+
+
+def to_original(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+  """Maps [..., 2] (x, y) input pixels back to the frame by `matrix`'s inverse.
+
+  Args:
+    points: [..., 2] (x, y) in input pixels.
+    matrix: [2, 3] frame -> input, as `letterbox` returns.
+
+  Returns:
+    [..., 2] (x, y) in frame pixels.
+  """
+  inverse = cv2.invertAffineTransform(np.asarray(matrix, np.float64))
+  return np.asarray(points) @ inverse[:, :2].T + inverse[:, 2]
+
+
+def _apply(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+  return np.asarray(points) @ matrix[:, :2].T + matrix[:, 2]
+
+
+def display_size(frame_hw: tuple[int, int], width: int) -> tuple[int, int]:
+  """(h, w) of the drawn frame: `width` wide, aspect kept, both even.
+
+  Even sizes because mp4 encoders subsample colour by 2 in both directions.
+  """
+  w = max(2, width // 2 * 2)
+  h = max(2, round(frame_hw[0] * w / frame_hw[1] / 2) * 2)
+  return h, w
+
+
+# ---------------------------------------------------------------- drawing --
+def colourise_depth(depth: np.ndarray) -> np.ndarray:
+  """Depth in mm [H, W] -> [H, W, 3] uint8 RGB; near warm, no depth black."""
+  lo, hi = DEPTH_RANGE_MM
+  clipped = np.clip(depth.astype(np.float32), lo, hi)
+  level = ((hi - clipped) * (255.0 / (hi - lo))).astype(np.uint8)
+  rgb = cv2.cvtColor(
+      cv2.applyColorMap(level, cv2.COLORMAP_TURBO), cv2.COLOR_BGR2RGB
+  )
+  rgb[depth == 0] = 0
+  return rgb
+
+
+def display_frame(frame: np.ndarray, display_hw: tuple[int, int]):
+  """The camera frame as drawn: [h, w, 3] uint8 RGB of `display_hw`.
+
+  Args:
+    frame: [H, W, 3] uint8 RGB, or [H, W] uint16 depth in mm.
+    display_hw: (h, w) to draw at.
+  """
+  size = (display_hw[1], display_hw[0])
+  if frame.ndim == 2:
+    # Resize before colouring: nearest keeps body edges free of fake depths.
+    return colourise_depth(
+        cv2.resize(frame, size, interpolation=cv2.INTER_NEAREST)
+    )
+  return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+def joint_colours(names: Sequence[str]) -> list[tuple[int, int, int]]:
+  """RGB per joint from its name: left, right, or centre (neither)."""
+  colours = []
+  for name in names:
+    if "left" in name:
+      colours.append(LEFT_COLOUR)
+    elif "right" in name:
+      colours.append(RIGHT_COLOUR)
+    else:
+      colours.append(CENTRE_COLOUR)
+  return colours
+
+
+def _fixed(point) -> tuple[int, int]:
+  # Clip so that wild untrained outputs cannot overflow cv2's int32 maths.
+  x, y = np.clip(np.asarray(point) * (1 << _SHIFT), -(1 << 24), 1 << 24)
+  return int(round(x)), int(round(y))
+
+
+def draw_pose(
+    image: np.ndarray,
+    points: np.ndarray,
+    confidences: np.ndarray,
+    names: Sequence[str],
+    bones: Sequence[Sequence[int]],
+    min_confidence: float,
+) -> np.ndarray:
+  """Draws a skeleton onto a copy of `image`.
+
+  A bone takes the colour of its side (a centre-to-side bone, e.g. a
+  shoulder, counts as that side). Joint radius grows with confidence.
+
+  Args:
+    image: [h, w, 3] uint8 RGB.
+    points: [J, 2] (x, y) in `image` pixels.
+    confidences: [J] in 0..1.
+    names: J joint names (sidecar `joints`).
+    bones: pairs of 0-based joint indices (sidecar `bones`).
+    min_confidence: joints below it, and bones touching them, are hidden.
+
+  Returns:
+    [h, w, 3] uint8 RGB.
+  """
+  out = image.copy()
+  colours = joint_colours(names)
+  visible = np.asarray(confidences) >= min_confidence
+  size = max(image.shape[:2])
+  thickness = max(1, round(size / 240))
+  radius = max(2.0, size / 100)
+  for a, b in bones:
+    if visible[a] and visible[b]:
+      colour = colours[b] if colours[a] == CENTRE_COLOUR else colours[a]
+      cv2.line(
+          out,
+          _fixed(points[a]),
+          _fixed(points[b]),
+          colour,
+          thickness,
+          cv2.LINE_AA,
+          _SHIFT,
+      )
+  for j in np.flatnonzero(visible):
+    r = radius * (0.5 + 0.5 * float(np.clip(confidences[j], 0, 1)))
+    r_fixed = max(1, round(r * (1 << _SHIFT)))
+    centre = _fixed(points[j])
+    cv2.circle(out, centre, r_fixed, colours[j], -1, cv2.LINE_AA, _SHIFT)
+    cv2.circle(out, centre, r_fixed, (0, 0, 0), 1, cv2.LINE_AA, _SHIFT)
+  return out
+
+
+def heatmap_panel(
+    heatmaps: np.ndarray,
+    matrix: np.ndarray,
+    frame_hw: tuple[int, int],
+    display_hw: tuple[int, int],
+) -> np.ndarray:
+  """The max over joints of the heatmaps, in the drawn frame's geometry.
+
+  Each frame is stretched from its own minimum to its maximum: the panel
+  shows where the model looks, even when it is unsure (an untrained model's
+  maps are nearly flat); how sure it is shows in the joints' size.
+
+  Args:
+    heatmaps: [gh, gw, J] per-joint probabilities on the stride-8 grid; cell
+      (r, c) is centred at input pixel (8c + 3.5, 8r + 3.5).
+    matrix: [2, 3] frame -> input (`letterbox`).
+    frame_hw: (H, W) of the camera frame.
+    display_hw: (h, w) of the drawn frame.
+
+  Returns:
+    [h, w, 3] uint8 RGB.
+  """
+  peak = np.max(heatmaps, axis=-1).astype(np.float32)
+  peak -= peak.min()
+  peak /= max(float(peak.max()), 1e-12)
+  stride = models.HEATMAP_STRIDE
+  grid_to_input = np.array(
+      [[stride, 0.0, (stride - 1) / 2], [0.0, stride, (stride - 1) / 2]]
+  )
+  # One warp from grid cells straight to display pixels: the same as
+  # upsampling by the stride and undoing the letterbox, without the big
+  # intermediate images.
+  grid_to_display = _compose(
+      _resize_matrix(frame_hw, display_hw),
+      cv2.invertAffineTransform(matrix),
+      grid_to_input,
+  )
+  image = cv2.warpAffine(
+      peak,
+      grid_to_display,
+      (display_hw[1], display_hw[0]),
+      flags=cv2.INTER_LINEAR,
+      borderMode=cv2.BORDER_REPLICATE,
+  )
+  level = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
+  return cv2.cvtColor(
+      cv2.applyColorMap(level, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB
+  )
+
+
+def _put_text(image: np.ndarray, text: str):
+  """Writes `text` top left in white on a dark outline, in place."""
+  scale = image.shape[1] / 960
+  origin = (max(4, image.shape[1] // 80), max(14, round(40 * scale)))
+  for colour, width in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+    cv2.putText(
+        image,
+        text,
+        origin,
+        cv2.FONT_HERSHEY_SIMPLEX,
+        max(0.35, scale),
+        colour,
+        width,
+        cv2.LINE_AA,
+    )
+
+
+# ---------------------------------------------------------------- reading --
+def input_modality(path: str) -> str:
+  """'depth' for a folder (of depth PNGs), 'rgb' for a file (a video)."""
+  return "depth" if os.path.isdir(path) else "rgb"
+
+
+def _check_input(path: str, modality: str):
+  if not os.path.exists(path):
+    raise app.UsageError(f"{path}: no such video file or PNG folder.")
+  given = input_modality(path)
+  if given != modality:
+    if modality == "depth":
+      need = "a folder of uint16 depth PNGs"
+    else:
+      need = "a video file"
+    what = "a folder" if given == "depth" else "a file (taken as a video)"
+    raise app.UsageError(
+        f"{path}: is {what}, but the model takes {modality} input: give it "
+        f"{need}."
+    )
+
+
+def _read_png(path: str) -> np.ndarray:
+  image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+  if image is None:
+    raise ValueError(f"{path}: not a readable PNG.")
+  if image.dtype != np.uint16 or image.ndim != 2:
+    raise ValueError(
+        f"{path}: not a single-channel uint16 depth PNG (got {image.dtype} "
+        f"{image.shape})."
+    )
+  return image
+
+
+def _png_frames(files: list[str], first: np.ndarray) -> Iterator[np.ndarray]:
+  yield first
+  for path in files[1:]:
+    image = _read_png(path)
+    if image.shape != first.shape:
+      raise ValueError(
+          f"{path}: {image.shape} differs from the first frame's "
+          f"{first.shape}."
+      )
+    yield image
+
+
+def _video_frames(capture, path: str, first: np.ndarray):
+  try:
+    yield first
+    while True:
+      ok, frame = capture.read()
+      if not ok:
+        return
+      if frame.shape != first.shape:
+        raise ValueError(f"{path}: frame size changed mid-video.")
+      yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+  finally:
+    capture.release()
+
+
+def read_frames(path: str, modality: str) -> Iterator[np.ndarray]:
+  """Opens a video or PNG folder; problems with its start are raised now.
+
+  Args:
+    path: a video file OpenCV reads (modality 'rgb') or a folder of uint16
+      depth PNGs in mm, read in name order (modality 'depth').
+    modality: the model's, 'rgb' or 'depth'.
+
+  Returns:
+    An iterator of [H, W, 3] uint8 RGB frames or [H, W] uint16 depth frames,
+    all the same size. Close it to free a video early.
+
+  Raises:
+    app.UsageError: `path` is missing or of the other modality.
+    ValueError: naming the file, when the video cannot be decoded or holds no
+      frame, the folder holds no PNG, or a PNG is not uint16 depth (later
+      PNGs raise when reached).
+  """
+  _check_input(path, modality)
+  if modality == "depth":
+    files = sorted(
+        os.path.join(path, f)
+        for f in os.listdir(path)
+        if f.lower().endswith(".png")
+    )
+    if not files:
+      raise ValueError(f"{path}: the folder holds no .png file.")
+    return _png_frames(files, _read_png(files[0]))
+  capture = cv2.VideoCapture(path)
+  ok, first = capture.read() if capture.isOpened() else (False, None)
+  if not ok:
+    capture.release()
+    raise ValueError(f"{path}: OpenCV cannot decode a frame of this video.")
+  return _video_frames(capture, path, first)
+
+
+def source_fps(path: str, modality: str) -> float:
+  """The input's frame rate; Kinect's 30 fps for PNG folders."""
+  if modality == "depth":
+    return DEPTH_FPS
+  capture = cv2.VideoCapture(path)
+  fps = capture.get(cv2.CAP_PROP_FPS)
+  capture.release()
+  return float(fps) if np.isfinite(fps) and fps > 0 else DEPTH_FPS
+
+
+# ---------------------------------------------------------------- writing --
+def _check_output(path: str) -> str:
+  ext = os.path.splitext(path)[1].lower()
+  if ext not in OUTPUT_FORMATS:
+    raise app.UsageError(
+        f"{path}: unknown output format {ext!r}; use one of {OUTPUT_FORMATS}."
+    )
+  folder = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(folder):
+    raise app.UsageError(f"{path}: the folder {folder} does not exist.")
+  return ext
+
+
+@contextlib.contextmanager
+def _writer(path: str, fps: float):
+  """Yields write([h, w, 3] uint8 RGB); `path` appears only on success.
+
+  Frames go to a temporary file beside `path`, renamed at the end, so that a
+  failure half way leaves neither a truncated file nor a stale one replaced.
+  """
+  ext = _check_output(path)
+  handle, tmp = tempfile.mkstemp(
+      suffix=ext, prefix=".demo-", dir=os.path.dirname(os.path.abspath(path))
+  )
+  os.close(handle)
+  gif_frames, video = [], None
+
+  def write(image: np.ndarray):
+    nonlocal video
+    if ext == ".gif":
+      # Quantise now: a palette image is a third of the RGB one in memory.
+      gif_frames.append(
+          Image.fromarray(image).convert("P", palette=Image.Palette.ADAPTIVE)
+      )
+      return
+    if video is None:
+      fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+      size = (image.shape[1], image.shape[0])
+      video = cv2.VideoWriter(tmp, fourcc, fps, size)
+      if not video.isOpened():
+        raise ValueError(f"{path}: OpenCV cannot write an mp4v video here.")
+    video.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+
+  try:
+    yield write
+    if ext == ".gif":
+      gif_frames[0].save(
+          tmp,
+          save_all=True,
+          append_images=gif_frames[1:],
+          duration=round(1000 / fps),
+          loop=0,
+      )
+    else:
+      video.release()
+      video = None
+    os.replace(tmp, path)
+  finally:
+    if video is not None:
+      video.release()
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+# -------------------------------------------------------------------- run --
+def run(
+    model_path: str,
+    input_path: str,
+    output_path: str,
+    *,
+    heatmaps: bool = False,
+    max_frames: int | None = None,
+    threads: int = 2,
+    min_confidence: float = 0.1,
+    display_width: int = 480,
+    fps: float | None = None,
+) -> dict:
+  """Streams `input_path` through the model and writes the drawn video.
+
+  Args:
+    model_path: exported .tflite, its .json sidecar beside it.
+    input_path: video file (RGB models) or folder of depth PNGs (depth).
+    output_path: .gif or .mp4; written only when every frame succeeded.
+    heatmaps: add a panel with the heatmaps (max over joints) on the right.
+    max_frames: stop after this many frames; None for all.
+    threads: TFLite interpreter threads.
+    min_confidence: joints below it, and their bones, are not drawn.
+    display_width: width of the drawn frame (rounded down to even).
+    fps: output frame rate; None for the source's.
+
+  Returns:
+    frames, model_ms_mean, model_ms_p90, model_fps (model time only),
+    end_to_end_fps (decode, letterbox, model and drawing; not the encoding
+    of the output) and output.
+
+  Raises:
+    app.UsageError: bad output extension or folder, missing input, or an
+      input of the other modality than the model's.
+    ValueError: naming the file, when the input cannot be read.
+  """
+  if max_frames is not None and max_frames < 1:
+    raise ValueError(f"max_frames must be >= 1, got {max_frames}.")
+  if display_width < 2:
+    raise ValueError(f"display_width must be >= 2, got {display_width}.")
+  _check_output(output_path)
+  model = tflite_model.StreamingModel(model_path, threads)
+  meta = model.sidecar
+  modality = meta["input"]["modality"]
+  names, bones = meta["joints"], meta["bones"]
+  frames = read_frames(input_path, modality)
+  out_fps = fps or source_fps(input_path, modality)
+  model_s, pipeline_s = [], 0.0
+  with contextlib.closing(frames), _writer(output_path, out_fps) as write:
+    limited = itertools.islice(frames, max_frames)
+    while True:
+      start = time.perf_counter()
+      frame = next(limited, None)
+      if frame is None:
+        break
+      image, matrix = letterbox(frame, model.input_hw, modality == "depth")
+      tick = time.perf_counter()
+      out = model(image)
+      model_s.append(time.perf_counter() - tick)
+      display_hw = display_size(frame.shape[:2], display_width)
+      drawn = draw_pose(
+          display_frame(frame, display_hw),
+          _apply(
+              to_original(out["keypoints"], matrix),
+              _resize_matrix(frame.shape[:2], display_hw),
+          ),
+          out["confidences"],
+          names,
+          bones,
+          min_confidence,
+      )
+      _put_text(drawn, f"model {len(model_s) / sum(model_s):.0f} fps")
+      if heatmaps:
+        panel = heatmap_panel(
+            out["heatmaps"], matrix, frame.shape[:2], display_hw
+        )
+        drawn = np.concatenate([drawn, panel], axis=1)
+      # Encoding the output is the demo's cost, not the pipeline's.
+      pipeline_s += time.perf_counter() - start
+      write(drawn)
+      if len(model_s) % PROGRESS_EVERY == 0:
+        logging.info(
+            "%s: %d frames, model %.1f ms mean.",
+            input_path,
+            len(model_s),
+            1e3 * np.mean(model_s),
+        )
+  summary = summarise(model_s, pipeline_s)
+  summary["output"] = output_path
+  logging.info("%s", format_summary(summary))
+  return summary
+
+
+def summarise(model_s: Sequence[float], pipeline_s: float) -> dict:
+  """Latency statistics of a run.
+
+  Args:
+    model_s: [T] seconds of each model call.
+    pipeline_s: total seconds of decoding, letterbox, model and drawing.
+
+  Returns:
+    frames, model_ms_mean, model_ms_p90, model_fps, end_to_end_fps.
+  """
+  ms = 1e3 * np.asarray(model_s, np.float64)
+  return {
+      "frames": len(ms),
+      "model_ms_mean": float(ms.mean()),
+      "model_ms_p90": float(np.percentile(ms, 90)),
+      "model_fps": float(1e3 / ms.mean()),
+      "end_to_end_fps": float(len(ms) / pipeline_s),
+  }
+
+
+def format_summary(summary: dict) -> str:
+  return (
+      f"{summary['frames']} frames: model {summary['model_ms_mean']:.1f} ms "
+      f"mean, {summary['model_ms_p90']:.1f} ms p90, "
+      f"{summary['model_fps']:.1f} fps; end to end "
+      f"{summary['end_to_end_fps']:.1f} fps (decode, letterbox, model, draw)."
+      + (f" Wrote {summary['output']}." if "output" in summary else "")
+  )
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  summary = run(
+      FLAGS.model,
+      FLAGS.input,
+      FLAGS.output,
+      heatmaps=FLAGS.heatmaps,
+      max_frames=FLAGS.max_frames,
+      threads=FLAGS.threads,
+      min_confidence=FLAGS.min_confidence,
+      display_width=FLAGS.display_width,
+      fps=FLAGS.fps,
+  )
+  print(format_summary(summary))
+
+
+if __name__ == "__main__":
+  _define_flags()
+  app.run(main)
