@@ -335,13 +335,13 @@ def _put_text(image: np.ndarray, text: str):
   """Writes `text` top left in white on a dark outline, in place."""
   scale = image.shape[1] / 960
   origin = (max(4, image.shape[1] // 80), max(14, round(40 * scale)))
-  for colour, width in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+  for colour, width in (((0, 0, 0), 2), ((255, 255, 255), 1)):
     cv2.putText(
         image,
         text,
         origin,
         cv2.FONT_HERSHEY_SIMPLEX,
-        max(0.35, scale),
+        max(0.4, scale),
         colour,
         width,
         cv2.LINE_AA,
