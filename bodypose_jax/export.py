@@ -401,6 +401,7 @@ def untrained(config, formulation=("grouped", "conv")):
   config = config.copy_and_resolve_references()
   with config.unlocked():
     config.model.depthwise_impl, config.model.pointwise_impl = formulation
+    config.model.compute_dtype = "float32"
   model = train.create_model(config)
   _, channels = input_pipeline.modality(config)
   variables = model.init(
@@ -571,6 +572,7 @@ def main(argv):
         FLAGS.step,
         depthwise_impl=formulation[0],
         pointwise_impl=formulation[1],
+        compute_dtype="float32",  # what TFLite's float graph computes in
     )
     logging.info("Restored step %d of %s.", trained.step, FLAGS.workdir)
     streams, calibration = dataset_inputs(trained.config, *sizes)

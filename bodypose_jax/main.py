@@ -4,7 +4,8 @@ r"""Trains and evaluates a pose model.
       --workdir=workdirs/rgb_gru_syn
 
 Any config field can be overridden, e.g. `--config.num_train_steps=2000` or
-`--config.model.cell=none`. Rerunning in the same workdir resumes.
+`--config.model.cell=none`. Rerunning in the same workdir resumes; SIGTERM
+saves a checkpoint and exits. Multi-process runs: see launch/README.md.
 """
 
 import logging as logging_lib
@@ -17,6 +18,7 @@ import jax
 from ml_collections import config_flags
 import tensorflow as tf
 
+from bodypose_jax import distributed
 from bodypose_jax import train
 
 FLAGS = flags.FLAGS
@@ -31,6 +33,15 @@ config_flags.DEFINE_config_file(
     "Experiment config file, optionally with ':variant'.",
     lock_config=True,
 )
+flags.DEFINE_string(
+    "coordinator_address",
+    None,
+    "host:port of process 0 for a multi-process run; with --num_processes "
+    "and --process_id. Without them, SLURM, Open MPI and Cloud TPU pod jobs "
+    "are detected by themselves.",
+)
+flags.DEFINE_integer("num_processes", None, "Processes in a multi-process run.")
+flags.DEFINE_integer("process_id", None, "This process's index, from 0.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -45,6 +56,9 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   logging.get_absl_handler().addFilter(_QuietLibraries())
+  distributed.initialize(
+      FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id
+  )
   # tf.data runs on the host; keep TensorFlow off the accelerators JAX uses.
   tf.config.set_visible_devices([], "GPU")
   if FLAGS.config.compilation_cache_dir:

@@ -15,18 +15,22 @@ from absl import logging
 from clu import metric_writers
 from flax.training import train_state
 import jax
+import jax.numpy as jnp
 from jax.sharding import NamedSharding, PartitionSpec as P
 import ml_collections
 import numpy as np
 import optax
+import tensorflow as tf
 import orbax.checkpoint as ocp
 
+from bodypose_jax import hardware
 from bodypose_jax import heatmaps
 from bodypose_jax import input_pipeline
 from bodypose_jax import layers
 from bodypose_jax import losses
 from bodypose_jax import metrics
 from bodypose_jax import models
+from bodypose_jax import preemption
 from bodypose_jax import skeleton
 
 
@@ -36,7 +40,8 @@ class TrainState(train_state.TrainState):
 
 # ------------------------------------------------------------------- model --
 def create_model(config: ml_collections.ConfigDict) -> models.PoseNet:
-  """The PoseNet described by `config.model`."""
+  """The PoseNet described by `config.model` ('auto' fields resolved)."""
+  hardware.resolve(config)
   m = config.model
   return models.PoseNet(
       num_joints=skeleton.NUM_JOINTS,
@@ -49,6 +54,7 @@ def create_model(config: ml_collections.ConfigDict) -> models.PoseNet:
       cell_kernel=m.cell_kernel,
       cell_stride=m.cell_stride,
       formulation=layers.Formulation(m.depthwise_impl, m.pointwise_impl),
+      dtype=jnp.bfloat16 if m.compute_dtype == "bfloat16" else None,
   )
 
 
@@ -108,6 +114,20 @@ def train_step(state: TrainState, batch, *, loss_config, learning_rate_fn):
   }
 
 
+def make_train_step(config: ml_collections.ConfigDict):
+  """`train_step` with the config's loss settings and schedule bound."""
+  return functools.partial(
+      train_step,
+      loss_config=dict(
+          stride=models.HEATMAP_STRIDE,
+          sigma=config.loss.sigma,
+          offset_weight=config.loss.offset_weight,
+          inferred_weight=config.loss.inferred_weight,
+      ),
+      learning_rate_fn=create_learning_rate_fn(config),
+  )
+
+
 def eval_step(state: TrainState, batch, *, pck_thresholds):
   """Metric sums over a global batch of clips, frame by frame."""
   outputs = state.apply_fn(
@@ -159,10 +179,57 @@ def _local_batch(config) -> int:
   return config.batch_size // jax.process_count()
 
 
+def compile_and_report(jitted, *args, compiler_options=None):
+  """Compiles ahead of time and logs what XLA expects the step to cost.
+
+  Run before the first step, so a researcher learns whether a config fits the
+  device before any data is read. XLA counts a scanned (while-loop) body once,
+  so the FLOPs here cover one time step of the recurrent cell.
+
+  Args:
+    jitted: a jax.jit-wrapped function.
+    *args: its arguments, concrete or jax.ShapeDtypeStruct with shardings.
+    compiler_options: XLA options for this backend (hardware.py).
+
+  Returns:
+    The compiled executable, called like `jitted`.
+  """
+  t0 = time.perf_counter()
+  compiled = jitted.lower(*args).compile(compiler_options or None)
+  seconds = time.perf_counter() - t0
+  cost = compiled.cost_analysis() or {}
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  memory = compiled.memory_analysis()
+  mib = lambda n: f"{n / 2**20:.1f} MiB"
+  logging.info(
+      "Compiled the train step in %.1f s: %.3g FLOPs and %s accessed per "
+      "step (per device), memory: arguments %s, outputs %s, temporaries %s, "
+      "code %s.",
+      seconds,
+      cost.get("flops", float("nan")),
+      mib(cost.get("bytes accessed", float("nan"))),
+      *(
+          mib(getattr(memory, f, float("nan")))
+          for f in (
+              "argument_size_in_bytes",
+              "output_size_in_bytes",
+              "temp_size_in_bytes",
+              "generated_code_size_in_bytes",
+          )
+      ),
+  )
+  return compiled
+
+
+def absolute(path: str) -> str:
+  """An absolute local path; URLs (gs://, the workdir of TPU pods) as given."""
+  return path if "://" in path else os.path.abspath(path)
+
+
 def checkpoint_manager(workdir: str, config) -> ocp.CheckpointManager:
   """The orbax manager of `workdir`/checkpoints, keeping the newest N."""
   return ocp.CheckpointManager(
-      os.path.join(os.path.abspath(workdir), "checkpoints"),
+      os.path.join(absolute(workdir), "checkpoints"),
       options=ocp.CheckpointManagerOptions(
           max_to_keep=config.keep_checkpoints, create=True
       ),
@@ -176,10 +243,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   Returns:
     The last evaluation's metrics.
   """
-  workdir = os.path.abspath(workdir)
-  os.makedirs(workdir, exist_ok=True)
+  workdir = absolute(workdir)
+  tf.io.gfile.makedirs(workdir)
+  choices = hardware.resolve(config)  # recorded in config.json below
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, "config.json"), "w") as f:
+    with tf.io.gfile.GFile(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json_best_effort(indent=2))
   writer = metric_writers.create_default_writer(
       workdir, just_logging=jax.process_index() > 0
@@ -232,20 +300,31 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         "Resumed from checkpoint at step %d in %s.", start_step, ckpt.directory
     )
 
-  learning_rate_fn = create_learning_rate_fn(config)
-  loss_config = dict(
-      stride=models.HEATMAP_STRIDE,
-      sigma=config.loss.sigma,
-      offset_weight=config.loss.offset_weight,
-      inferred_weight=config.loss.inferred_weight,
-  )
   p_train_step = jax.jit(
-      functools.partial(
-          train_step, loss_config=loss_config, learning_rate_fn=learning_rate_fn
-      ),
+      make_train_step(config),
       in_shardings=(replicated, batch_sharding),
       out_shardings=(replicated, replicated),
       donate_argnums=0,
+  )
+  batch_spec = {
+      "frames": jax.ShapeDtypeStruct(frames_shape, jnp.float32),
+      "joints": jax.ShapeDtypeStruct(
+          (*frames_shape[:2], skeleton.NUM_JOINTS, 2), jnp.float32
+      ),
+      "tracking_state": jax.ShapeDtypeStruct(
+          (*frames_shape[:2], skeleton.NUM_JOINTS), jnp.int32
+      ),
+  }
+  compiled_train_step = compile_and_report(
+      p_train_step,
+      state,
+      jax.tree.map(
+          lambda x: jax.ShapeDtypeStruct(
+              x.shape, x.dtype, sharding=batch_sharding
+          ),
+          batch_spec,
+      ),
+      compiler_options=choices.compiler_options,
   )
   p_eval_step = jax.jit(
       functools.partial(eval_step, pck_thresholds=tuple(config.pck_thresholds)),
@@ -277,38 +356,65 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         input_pipeline.train_dataset(data_config, builder, _local_batch(config))
     )
   t_start, steps_timed = None, 0
-  for step in range(start_step + 1, total + 1):  # empty when already trained
-    batch = to_global(next(train_iter), batch_sharding)
-    state, train_metrics = p_train_step(state, batch)
-    if step == start_step + 1:
-      jax.block_until_ready(state)
-      t_start = time.perf_counter()  # excludes compilation
-    else:
-      steps_timed += 1
-    if step % config.log_every_steps == 0 or step == total:
-      train_metrics = jax.device_get(train_metrics)
-      writer.write_scalars(
-          step, {f"train/{k}": v for k, v in train_metrics.items()}
-      )
-      rate = steps_timed / max(time.perf_counter() - t_start, 1e-9)
-      eta = (total - step) / rate if rate > 0 else float("nan")
-      logging.info(
-          "step %d/%d  loss %.4f  %.2f steps/s  %.1f frames/s  ETA %s",
-          step,
-          total,
-          train_metrics["loss"],
-          rate,
-          rate * config.batch_size * config.input.clip_length,
-          _format_seconds(eta),
-      )
-    if step % config.checkpoint_every_steps == 0 or step == total:
-      ckpt.save(step, args=ocp.args.StandardSave(state))
-    if step % config.eval_every_steps == 0 or step == total:
-      eval_metrics = run_eval(step, state)
+  trace_first = config.profile_start_step
+  trace_last = trace_first + config.profile_num_steps - 1
+  with preemption.Watcher() as watcher:
+    for step in range(start_step + 1, total + 1):  # empty when trained
+      if step == trace_first and config.profile_num_steps > 0:
+        jax.profiler.start_trace(workdir)
+      batch = to_global(next(train_iter), batch_sharding)
+      state, train_metrics = compiled_train_step(state, batch)
+      if step == trace_last and config.profile_num_steps > 0:
+        jax.block_until_ready(state)
+        jax.profiler.stop_trace()
+        logging.info(
+            "Profiler trace of steps %d-%d in %s/plugins/profile.",
+            trace_first,
+            step,
+            workdir,
+        )
+      if step == start_step + 1:
+        jax.block_until_ready(state)
+        t_start = time.perf_counter()  # excludes compilation
+      else:
+        steps_timed += 1
+      if step % config.log_every_steps == 0 or step == total:
+        train_metrics = jax.device_get(train_metrics)
+        writer.write_scalars(
+            step, {f"train/{k}": v for k, v in train_metrics.items()}
+        )
+        rate = steps_timed / max(time.perf_counter() - t_start, 1e-9)
+        eta = (total - step) / rate if rate > 0 else float("nan")
+        logging.info(
+            "step %d/%d  loss %.4f  %.2f steps/s  %.1f frames/s  ETA %s",
+            step,
+            total,
+            train_metrics["loss"],
+            rate,
+            rate * config.batch_size * config.input.clip_length,
+            _format_seconds(eta),
+        )
+      if watcher.reached(step):
+        ckpt.save(step, args=ocp.args.StandardSave(state), force=True)
+        ckpt.wait_until_finished()
+        logging.warning(
+            "Pre-empted (SIGTERM) at step %d: checkpoint saved in %s; the "
+            "same command resumes from it.",
+            step,
+            ckpt.directory,
+        )
+        writer.flush()
+        return {}
+      if step % config.checkpoint_every_steps == 0 or step == total:
+        ckpt.save(step, args=ocp.args.StandardSave(state))
+      if step % config.eval_every_steps == 0 or step == total:
+        eval_metrics = run_eval(step, state)
   ckpt.wait_until_finished()
   writer.flush()
   if jax.process_index() == 0 and eval_metrics:
-    with open(os.path.join(workdir, "eval_metrics.json"), "w") as f:
+    with tf.io.gfile.GFile(
+        os.path.join(workdir, "eval_metrics.json"), "w"
+    ) as f:
       json.dump({"step": max(start_step, total), **eval_metrics}, f, indent=2)
   return eval_metrics
 

@@ -14,6 +14,7 @@ import jax
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
+import tensorflow as tf
 
 from bodypose_jax import input_pipeline
 from bodypose_jax import models
@@ -50,12 +51,12 @@ def _tuples(value):
 def load_config(workdir: str) -> ml_collections.ConfigDict:
   """The config a run in `workdir` was trained with, locked."""
   path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
+  if not tf.io.gfile.exists(path):
     raise FileNotFoundError(
         f"{path} does not exist: {workdir} is not a training workdir "
         "(bodypose_jax.main writes config.json when it starts)."
     )
-  with open(path) as f:
+  with tf.io.gfile.GFile(path) as f:
     saved = _tuples(json.load(f))
   config = default.get_config()
   config.update_from_flattened_dict(_flatten(saved))
@@ -103,6 +104,15 @@ def restore(
           model,
           (1, 1, *config.input.input_size, channels),
       )
+  )
+  # Restore onto this machine's devices whatever topology saved it (export
+  # and evaluation of a multi-host run happen on one host).
+  replicated = jax.sharding.NamedSharding(
+      train.make_mesh(), jax.sharding.PartitionSpec()
+  )
+  abstract = jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated),
+      abstract,
   )
   state = manager.restore(step, args=ocp.args.StandardRestore(abstract))
   variables = jax.tree.map(

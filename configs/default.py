@@ -59,9 +59,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.cell_features = 64
   config.model.cell_kernel = 3
   config.model.cell_stride = 16  # 8, or the encoder's final stride
-  # Convolution formulations (layers.py); these two are fastest on XLA:CPU.
-  config.model.depthwise_impl = "shifted"  # or 'grouped'
-  config.model.pointwise_impl = "matmul"  # or 'conv'
+  # Convolution formulations (layers.py) and compute precision; 'auto' lets
+  # hardware.py choose per backend (CPU: shifted, matmul, float32; GPU/TPU:
+  # grouped, conv, bfloat16). Parameters are float32 in every case.
+  config.model.depthwise_impl = "auto"  # or 'shifted', 'grouped'
+  config.model.pointwise_impl = "auto"  # or 'matmul', 'conv'
+  config.model.compute_dtype = "auto"  # or 'float32', 'bfloat16'
 
   config.loss = ml_collections.ConfigDict()
   config.loss.sigma = 1.0  # target Gaussian, in heatmap cells
@@ -82,6 +85,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval_every_steps = 5_000
   config.checkpoint_every_steps = 1_000
   config.keep_checkpoints = 3
+  # A jax.profiler trace of `profile_num_steps` steps from this step, written
+  # to the workdir for TensorBoard's profile tab; 0 steps: no trace.
+  config.profile_start_step = 10
+  config.profile_num_steps = 0
   return config
 
 

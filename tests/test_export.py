@@ -15,6 +15,7 @@ from bodypose_jax import streaming
 from bodypose_jax import tflite_model
 from bodypose_jax import train
 from bodypose_jax import workdir
+from configs import default
 from configs import rgb_gru
 from real_samples import REPO
 
@@ -153,3 +154,20 @@ def test_float32_beyond_tolerance_is_not_written(smoke_workdir, tmp_path):
     )
   assert good.read_bytes() == b"an earlier export"
   assert sorted(os.listdir(tmp_path)) == ["pose_float32.tflite"]
+
+
+def test_int8_convlstm_carries_two_int8_states(tmp_path):
+  # The LSTM's cell state is unbounded: its scale comes from the rollouts.
+  config = default.get_config()
+  config.model.cell = "lstm"
+  trained = export.untrained(default.apply_variant(config, "smoke", "depth"))
+  streams, calibration = export.random_inputs(trained.config, 8, 12, 1)
+  report = export.export(trained, str(tmp_path), ["int8"], streams, calibration)
+  assert report["int8"]["frames"] == 12
+  model = tflite_model.StreamingModel(str(tmp_path / "pose_int8.tflite"))
+  assert model.state_names == ("state_c", "state_h")
+  assert all(v.dtype == np.int8 for v in model.state.values())
+  scales = model.sidecar["state_int8_scales"]
+  assert len(scales) == 2 and all(s > 0 for s in scales)
+  model(streams[0]["frames"][0])
+  assert all(v.dtype == np.int8 for v in model.state.values())

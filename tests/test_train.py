@@ -2,13 +2,18 @@
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import tensorflow as tf
 
 from bodypose_jax import train
+from bodypose_jax import workdir as workdir_lib
 from configs import rgb_gru
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -112,3 +117,73 @@ def test_main_command_line(smoke_builder, smoke_data_dir, tmp_path):
   with open(workdir / "config.json") as f:
     assert json.load(f)["model"]["cell"] == "none"
   assert list((tmp_path / "xla").iterdir()), "no compiled program was cached"
+  # Ahead-of-time compilation reports cost and memory before the first step.
+  assert "Compiled the train step" in result.stderr
+  assert "FLOPs" in result.stderr and "temporaries" in result.stderr
+  assert "Platform cpu: depthwise shifted, pointwise matmul" in result.stderr
+
+
+def test_sigterm_checkpoints_and_the_rerun_resumes(
+    smoke_builder, smoke_data_dir, tmp_path
+):
+  smoke_builder("rgb")
+  workdir = tmp_path / "run"
+  cmd = [
+      sys.executable,
+      "-m",
+      "bodypose_jax.main",
+      "--config=configs/rgb_gru.py:smoke",
+      f"--workdir={workdir}",
+      f"--config.dataset.data_dir={smoke_data_dir}",
+      "--config.compilation_cache_dir=",
+      "--config.log_every_steps=1",
+      "--config.checkpoint_every_steps=1000",
+      "--config.eval_every_steps=1000",
+  ]
+  proc = subprocess.Popen(
+      [*cmd, "--config.num_train_steps=100000"],
+      cwd=REPO,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT,
+      text=True,
+  )
+  seen = []
+  for line in proc.stdout:
+    seen.append(line)
+    if "step 3/100000" in line:
+      proc.send_signal(signal.SIGTERM)
+      break
+  rest, _ = proc.communicate(timeout=300)
+  log = "".join(seen) + rest
+  assert proc.returncode == 0, log[-3000:]
+  match = re.search(r"Pre-empted \(SIGTERM\) at step (\d+)", log)
+  assert match, log[-3000:]
+  step = int(match.group(1))
+  assert os.listdir(workdir / "checkpoints") == [str(step)]
+
+  result = subprocess.run(
+      [*cmd, f"--config.num_train_steps={step + 2}"],
+      cwd=REPO,
+      capture_output=True,
+      text=True,
+      timeout=600,
+  )
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert f"Resumed from checkpoint at step {step}" in result.stderr
+
+
+def test_bfloat16_compute_keeps_float32_parameters(
+    smoke_builder, smoke_data_dir, tmp_path
+):
+  smoke_builder("rgb")
+  config = _smoke_config(smoke_data_dir, num_train_steps=3)
+  with config.unlocked():
+    config.model.compute_dtype = "bfloat16"
+  train.train_and_evaluate(config, str(tmp_path / "run"))
+  trained = workdir_lib.restore(str(tmp_path / "run"))
+  assert trained.config.model.compute_dtype == "bfloat16"
+  assert trained.model.dtype == jnp.bfloat16
+  leaves = jax.tree.leaves(trained.variables["params"])
+  assert {x.dtype for x in leaves} == {np.dtype("float32")}
+  losses = _tensorboard_scalars(tmp_path / "run", "train/loss")
+  assert losses and np.isfinite(losses).all()
