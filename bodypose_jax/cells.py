@@ -11,6 +11,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from bodypose_jax import layers
+
 
 class ConvGRU(nn.Module):
   """Convolutional GRU (Ballas et al., 2016).
@@ -21,23 +23,28 @@ class ConvGRU(nn.Module):
   features: int
   kernel_size: int = 3
   dtype: Any = None
+  conv_impl: str = "conv"  # layers.conv: 'conv' or 'im2col'
 
-  def _conv(self, features, name):
-    k = self.kernel_size
-    return nn.Conv(
-        features, (k, k), padding="SAME", dtype=self.dtype, name=name
+  def _conv(self, x, features, name):
+    return layers.conv(
+        x,
+        features,
+        self.kernel_size,
+        impl=self.conv_impl,
+        dtype=self.dtype,
+        name=name,
     )
 
   @nn.compact
   def __call__(self, carry, x):
     h = carry
     gates = jax.nn.sigmoid(
-        self._conv(2 * self.features, "gates")(jnp.concatenate([x, h], axis=-1))
+        self._conv(jnp.concatenate([x, h], axis=-1), 2 * self.features, "gates")
     )
     update, reset = jnp.split(gates, 2, axis=-1)
     candidate = jnp.tanh(
-        self._conv(self.features, "candidate")(
-            jnp.concatenate([x, reset * h], axis=-1)
+        self._conv(
+            jnp.concatenate([x, reset * h], axis=-1), self.features, "candidate"
         )
     )
     new_h = update * h + (1.0 - update) * candidate
@@ -58,18 +65,19 @@ class ConvLSTM(nn.Module):
   kernel_size: int = 3
   forget_bias: float = 1.0
   dtype: Any = None
+  conv_impl: str = "conv"  # layers.conv: 'conv' or 'im2col'
 
   @nn.compact
   def __call__(self, carry, x):
     c, h = carry
-    k = self.kernel_size
-    gates = nn.Conv(
+    gates = layers.conv(
+        jnp.concatenate([x, h], axis=-1),
         4 * self.features,
-        (k, k),
-        padding="SAME",
+        self.kernel_size,
+        impl=self.conv_impl,
         dtype=self.dtype,
         name="gates",
-    )(jnp.concatenate([x, h], axis=-1))
+    )
     i, f, g, o = jnp.split(gates, 4, axis=-1)
     new_c = jax.nn.sigmoid(f + self.forget_bias) * c + jax.nn.sigmoid(
         i
@@ -95,12 +103,18 @@ class NoCell(nn.Module):
     return ()
 
 
-def make_cell(kind: str, features: int, kernel_size: int, dtype=None):
+def make_cell(
+    kind: str, features: int, kernel_size: int, dtype=None, conv_impl="conv"
+):
   """Builds the cell named by `config.model.cell`: 'gru', 'lstm' or 'none'."""
   if kind == "gru":
-    return ConvGRU(features, kernel_size, dtype=dtype, name="cell")
+    return ConvGRU(
+        features, kernel_size, dtype=dtype, conv_impl=conv_impl, name="cell"
+    )
   if kind == "lstm":
-    return ConvLSTM(features, kernel_size, dtype=dtype, name="cell")
+    return ConvLSTM(
+        features, kernel_size, dtype=dtype, conv_impl=conv_impl, name="cell"
+    )
   if kind == "none":
     return NoCell(name="cell")
   raise ValueError(f"Unknown cell {kind!r}; expected 'gru', 'lstm' or 'none'.")

@@ -393,14 +393,18 @@ def random_inputs(config, calibration_frames, verify_frames, verify_rollouts):
   return streams, frames(calibration_frames)
 
 
-def untrained(config, formulation=("grouped", "conv")):
+def untrained(config, formulation=("grouped", "conv", "conv")):
   """The architecture of `config` with freshly initialised weights.
 
   For latency and conversion work only: its predictions mean nothing.
   """
   config = config.copy_and_resolve_references()
   with config.unlocked():
-    config.model.depthwise_impl, config.model.pointwise_impl = formulation
+    (
+        config.model.depthwise_impl,
+        config.model.pointwise_impl,
+        config.model.dense_impl,
+    ) = formulation
     config.model.compute_dtype = "float32"
   model = train.create_model(config)
   _, channels = input_pipeline.modality(config)
@@ -527,6 +531,9 @@ def _define_flags():
       "DEPTHWISE_CONV_2D (the shifted form is for XLA:CPU training).",
   )
   flags.DEFINE_string("pointwise_impl", "conv", "1x1 formulation: conv|matmul.")
+  flags.DEFINE_string(
+      "dense_impl", "conv", "k x k formulation: conv (CONV_2D) | im2col."
+  )
   flags.DEFINE_integer(
       "calibration_frames", 256, "int8 representative frames (train split)."
   )
@@ -564,7 +571,7 @@ def main(argv):
         FLAGS.verify_frames,
     )
   tf.config.set_visible_devices([], "GPU")
-  formulation = (FLAGS.depthwise_impl, FLAGS.pointwise_impl)
+  formulation = (FLAGS.depthwise_impl, FLAGS.pointwise_impl, FLAGS.dense_impl)
   sizes = (FLAGS.calibration_frames, FLAGS.verify_frames, FLAGS.verify_rollouts)
   if FLAGS.workdir:
     trained = workdir_lib.restore(
@@ -572,6 +579,7 @@ def main(argv):
         FLAGS.step,
         depthwise_impl=formulation[0],
         pointwise_impl=formulation[1],
+        dense_impl=formulation[2],
         compute_dtype="float32",  # what TFLite's float graph computes in
     )
     logging.info("Restored step %d of %s.", trained.step, FLAGS.workdir)

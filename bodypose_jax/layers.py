@@ -24,10 +24,13 @@ class Formulation:
     depthwise: 'grouped' (one grouped convolution) or 'shifted' (a sum of k*k
       shifted multiplies).
     pointwise: 'conv' (a 1x1 convolution) or 'matmul' (a matrix product).
+    dense: k x k convolutions (stem, recurrent cell): 'conv' or 'im2col' (the
+      k*k shifted inputs side by side, times the kernel as one matrix).
   """
 
   depthwise: str = "grouped"
   pointwise: str = "conv"
+  dense: str = "conv"
 
 
 def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -75,20 +78,82 @@ class DepthwiseConv(nn.Module):
       )
     # Same variable path as the grouped branch ('conv/kernel').
     kernel, _ = ConvParams((k, k, 1, channels), False, name="conv")()
-    h, w = x.shape[1:3]
-    pad_h, pad_w = _same_padding(h, k, s), _same_padding(w, k, s)
-    xp = jnp.pad(x, ((0, 0), pad_h, pad_w, (0, 0)))
-    out_h, out_w = -(-h // s), -(-w // s)
     kernel = kernel.astype(x.dtype if self.dtype is None else self.dtype)
     out = None
-    for i in range(k):
-      for j in range(k):
-        tap = xp[
-            :, i : i + (out_h - 1) * s + 1 : s, j : j + (out_w - 1) * s + 1 : s
-        ]
-        term = tap * kernel[i, j, 0]
-        out = term if out is None else out + term
+    for (i, j), tap in _taps(x, k, s):
+      term = tap * kernel[i, j, 0]
+      out = term if out is None else out + term
     return out
+
+
+def _taps(x, k: int, s: int):
+  """The k*k shifted, strided views of x that a 'SAME' convolution reads.
+
+  Args:
+    x: [N, H, W, C].
+
+  Yields:
+    ((i, j), [N, ceil(H/s), ceil(W/s), C]) in kernel order.
+  """
+  h, w = x.shape[1:3]
+  pad_h, pad_w = _same_padding(h, k, s), _same_padding(w, k, s)
+  xp = jnp.pad(x, ((0, 0), pad_h, pad_w, (0, 0)))
+  out_h, out_w = -(-h // s), -(-w // s)
+  for i in range(k):
+    for j in range(k):
+      yield (i, j), xp[
+          :, i : i + (out_h - 1) * s + 1 : s, j : j + (out_w - 1) * s + 1 : s
+      ]
+
+
+def conv(
+    x,
+    features: int,
+    kernel_size: int,
+    strides: int = 1,
+    use_bias: bool = True,
+    impl: str = "conv",
+    dtype=None,
+    name: str | None = None,
+):
+  """A k x k 'SAME' convolution, for use inside a compact module.
+
+  Both formulations store `name/kernel` [k, k, C, F] (and `name/bias`) as
+  nn.Conv does. 'im2col' lays the k*k taps side by side, [N, H', W', k*k*C],
+  and multiplies by the kernel reshaped to [k*k*C, F]: one matrix product,
+  forward and backward, where XLA:CPU runs a small convolution slowly.
+
+  Args:
+    x: [N, H, W, C].
+    impl: 'conv' or 'im2col'.
+
+  Returns:
+    [N, ceil(H/s), ceil(W/s), features].
+  """
+  k = kernel_size
+  if impl == "conv":
+    return nn.Conv(
+        features,
+        (k, k),
+        strides=strides,
+        padding="SAME",
+        use_bias=use_bias,
+        dtype=dtype,
+        name=name,
+    )(x)
+  if impl != "im2col":
+    raise ValueError(
+        f"Unknown dense conv impl {impl!r}; expected 'conv' or 'im2col'."
+    )
+  kernel, bias = ConvParams(
+      (k, k, x.shape[-1], features), use_bias, name=name
+  )()
+  dtype = x.dtype if dtype is None else dtype
+  cols = jnp.concatenate(
+      [tap for _, tap in _taps(x.astype(dtype), k, strides)], -1
+  )
+  y = jnp.dot(cols, kernel.reshape(-1, features).astype(dtype))
+  return y if bias is None else y + bias.astype(dtype)
 
 
 class PointwiseConv(nn.Module):

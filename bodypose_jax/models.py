@@ -47,14 +47,16 @@ class ConvBN(nn.Module):
           dtype=self.dtype,
       )(x)
     else:
-      x = nn.Conv(
+      x = layers.conv(
+          x,
           self.features,
-          (k, k),
-          strides=self.strides,
-          padding="SAME",
+          k,
+          self.strides,
           use_bias=False,
+          impl=self.formulation.dense,
           dtype=self.dtype,
-      )(x)
+          name="Conv_0",  # nn.Conv's own name here, so checkpoints carry over
+      )
     x = nn.BatchNorm(
         use_running_average=not train, momentum=0.9, dtype=self.dtype
     )(x)
@@ -247,7 +249,11 @@ class PoseNet(nn.Module):
     )
     self.fuse = Fuse(self.decoder_features, self.formulation, self.dtype)
     self.recurrent = cells.make_cell(
-        self.cell, self.cell_features, self.cell_kernel, self.dtype
+        self.cell,
+        self.cell_features,
+        self.cell_kernel,
+        self.dtype,
+        self.formulation.dense,
     )
     self.head = Head(self.num_joints, self.formulation, self.dtype)
 

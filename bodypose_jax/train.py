@@ -53,7 +53,9 @@ def create_model(config: ml_collections.ConfigDict) -> models.PoseNet:
       cell_features=m.cell_features,
       cell_kernel=m.cell_kernel,
       cell_stride=m.cell_stride,
-      formulation=layers.Formulation(m.depthwise_impl, m.pointwise_impl),
+      formulation=layers.Formulation(
+          m.depthwise_impl, m.pointwise_impl, m.dense_impl
+      ),
       dtype=jnp.bfloat16 if m.compute_dtype == "bfloat16" else None,
   )
 

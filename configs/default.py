@@ -60,10 +60,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.cell_kernel = 3
   config.model.cell_stride = 16  # 8, or the encoder's final stride
   # Convolution formulations (layers.py) and compute precision; 'auto' lets
-  # hardware.py choose per backend (CPU: shifted, matmul, float32; GPU/TPU:
-  # grouped, conv, bfloat16). Parameters are float32 in every case.
+  # hardware.py choose per backend (CPU: shifted, matmul, im2col, float32;
+  # GPU/TPU: grouped, conv, conv, bfloat16). Parameters are always float32.
   config.model.depthwise_impl = "auto"  # or 'shifted', 'grouped'
   config.model.pointwise_impl = "auto"  # or 'matmul', 'conv'
+  config.model.dense_impl = "auto"  # k x k convs: 'im2col' or 'conv'
   config.model.compute_dtype = "auto"  # or 'float32', 'bfloat16'
 
   config.loss = ml_collections.ConfigDict()

@@ -11,9 +11,11 @@ def test_auto_resolves_to_the_cpu_formulations():
   assert config.model.depthwise_impl == "auto"
   choices = hardware.resolve(config)
   assert choices.backend == "cpu"
-  assert (config.model.depthwise_impl, config.model.pointwise_impl) == (
+  m = config.model
+  assert (m.depthwise_impl, m.pointwise_impl, m.dense_impl) == (
       "shifted",
       "matmul",
+      "im2col",
   )
   assert config.model.compute_dtype == "float32"
 

@@ -46,6 +46,48 @@ def test_matmul_pointwise_equals_conv(features):
   )
 
 
+class _DenseConv(nn.Module):
+  impl: str
+  stride: int
+
+  @nn.compact
+  def __call__(self, x):
+    return layers.conv(x, 6, 3, self.stride, impl=self.impl, name="c")
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("size", [(8, 8), (7, 9)])
+def test_im2col_conv_equals_conv(stride, size):
+  x = jax.random.normal(jax.random.key(0), (2, *size, 5))
+  conv = _DenseConv("conv", stride)
+  params = conv.init(jax.random.key(1), x)
+  params = jax.tree.map(lambda p: p + 0.1, params)  # a non-zero bias too
+  im2col = _DenseConv("im2col", stride)
+  assert jax.tree.map(jnp.shape, params) == jax.tree.map(
+      jnp.shape, im2col.init(jax.random.key(1), x)
+  )
+  np.testing.assert_allclose(
+      im2col.apply(params, x), conv.apply(params, x), rtol=1e-5, atol=1e-5
+  )
+
+
+def test_formulations_share_parameters_and_outputs():
+  """A checkpoint trained in one formulation runs in another."""
+  cpu = layers.Formulation("shifted", "matmul", "im2col")
+  standard = layers.Formulation("grouped", "conv", "conv")
+  frames = jax.random.normal(jax.random.key(0), (2, 2, 32, 48, 3))
+  a = models.PoseNet(formulation=cpu, **TINY)
+  b = models.PoseNet(formulation=standard, **TINY)
+  variables = a.init(jax.random.key(1), frames)
+  assert jax.tree.map(jnp.shape, variables) == jax.tree.map(
+      jnp.shape, b.init(jax.random.key(1), frames)
+  )
+  out_a = a.apply(variables, frames)
+  out_b = b.apply(variables, frames)
+  for key in ("heatmaps", "offsets"):
+    np.testing.assert_allclose(out_a[key], out_b[key], rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("cell", ["gru", "lstm", "none"])
 @pytest.mark.parametrize("cell_stride", [8, 16])
 def test_streaming_step_matches_scanned_clip(cell, cell_stride):
