@@ -310,6 +310,7 @@ def prepare_jax_step(
       "peak_precision": precision,
       "depthwise_impl": config.model.depthwise_impl,
       "pointwise_impl": config.model.pointwise_impl,
+      "dense_impl": config.model.dense_impl,
       "compute_dtype": config.model.get("compute_dtype", "float32"),
   }
   holder = {"state": state}  # the step donates the state it gets
@@ -603,7 +604,8 @@ def format_table(config: ml_collections.ConfigDict, results: dict) -> str:
       f"Train step, B={config.batch_size} T={config.input.clip_length}"
       f" {h}x{w}x{c}, cell {config.model.cell}, {j['backend']}"
       f" ({j['device_kind']}, {j['device_count']} device(s)),"
-      f" {j['depthwise_impl']}/{j['pointwise_impl']} {j['compute_dtype']}"
+      f" {j['depthwise_impl']}/{j['pointwise_impl']}/{j['dense_impl']}"
+      f" {j['compute_dtype']}"
   )
   return "\n".join([title, *rows])
 
