@@ -24,6 +24,7 @@ INSTALL_REQUIRES = [
     "clu==0.0.12",
     "absl-py==2.5.1",
     "opencv-python-headless==5.0.0.93",
+    "matplotlib==3.11.2",  # evaluate.py's plots
 ]
 
 setuptools.setup(

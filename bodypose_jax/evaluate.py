@@ -1,0 +1,335 @@
+r"""Evaluates a trained streaming model on whole videos of a dataset split.
+
+  python -m bodypose_jax.evaluate --workdir=workdirs/rgb_gru_syn
+  python -m bodypose_jax.evaluate --workdir=W --split=xview_test \
+      --tflite=W/export/pose_int8.tflite --max_videos=50
+
+runs the workdir's checkpoint (the JAX streaming step) or an exported TFLite
+model frame by frame over every video of the split, the state reset at the
+start of each video and carried through it, as an app would run it. Writes,
+into --out (default <workdir>/eval_<split>[_tflite]):
+
+  metrics.json            PCK (all / visible / occluded joints), the PCK
+                          curve and its AUC, per-joint PCK, pixel error,
+                          jitter, recovery after occlusion (video_metrics.py)
+  pck_curve.png           PCK against the threshold, per subset
+  per_joint_pck.png       PCK@0.2 of every joint
+  occlusion_recovery.png  error around the frame a joint reappears
+"""
+
+import json
+import os
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+from matplotlib.backends import backend_agg
+from matplotlib import figure
+import numpy as np
+
+from bodypose_jax import input_pipeline
+from bodypose_jax import skeleton
+from bodypose_jax import streaming
+from bodypose_jax import tflite_model
+from bodypose_jax import video_metrics
+from bodypose_jax import workdir as workdir_lib
+
+FLAGS = flags.FLAGS
+
+# Frames per jitted call of the JAX step: one compilation serves videos of
+# any length (the last chunk is padded), where a scan over whole videos
+# would recompile for every new length.
+_CHUNK = 32
+_LOG_EVERY = 10
+
+
+# ------------------------------------------------------------- predictors --
+class JaxPredictor:
+  """The checkpoint's streaming step over whole videos."""
+
+  def __init__(self, trained: workdir_lib.Trained, chunk: int = _CHUNK):
+    config = trained.config
+    modality, _ = input_pipeline.modality(config)
+    self._fmt = streaming.state_format(trained.model, config.input.input_size)
+    step = streaming.make_step(
+        trained.model, trained.variables, modality, config.input, self._fmt
+    )
+    names = tuple(f"state_{n}" for n in self._fmt.names)
+    self._chunk = chunk
+
+    def run(frames, state):
+      outs = streaming.rollout(step, self._fmt, frames, state)
+      return outs["keypoints"][:, 0], tuple(outs[k][-1] for k in names)
+
+    self._run = jax.jit(run)
+
+  def __call__(self, frames: np.ndarray) -> np.ndarray:
+    """Keypoints [N, J, 2] for frames [N, H, W, C], from the zero state."""
+    n = len(frames)
+    state = self._fmt.zeros()
+    keypoints = []
+    for start in range(0, n, self._chunk):
+      part = frames[start : start + self._chunk]
+      pad = self._chunk - len(part)
+      # Padding frames come after the real ones: they cannot change the
+      # outputs before them, and the state they leave is dropped.
+      part = np.concatenate(
+          [part, np.zeros((pad, *part.shape[1:]), part.dtype)]
+      )
+      kp, state = self._run(part[:, None], state)
+      keypoints.append(np.asarray(kp)[: self._chunk - pad])
+    return np.concatenate(keypoints)
+
+
+class TflitePredictor:
+  """An exported model, run frame by frame with its state carried."""
+
+  def __init__(self, path: str, config):
+    self._model = tflite_model.StreamingModel(path)
+    modality, channels = input_pipeline.modality(config)
+    expected = [1, *config.input.input_size, channels]
+    got = list(self._model.sidecar["input"]["shape"])
+    if got != expected:
+      raise ValueError(
+          f"{path} takes frames of shape {got}, but the workdir's dataset "
+          f"gives {expected} ({modality}); export the model from this "
+          "workdir or evaluate it with the workdir it was trained in."
+      )
+    self.step = self._model.sidecar.get("trained", {}).get("step")
+
+  def __call__(self, frames: np.ndarray) -> np.ndarray:
+    self._model.reset()
+    return np.stack([self._model(f)["keypoints"] for f in frames])
+
+
+# ------------------------------------------------------------------ plots --
+def _save(fig: figure.Figure, path: str):
+  # An explicit Agg canvas: no pyplot, so no process-wide backend to set.
+  backend_agg.FigureCanvasAgg(fig)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+
+
+def _nan(values):
+  return np.array([np.nan if v is None else v for v in values], np.float64)
+
+
+def plot_pck_curve(metrics: dict, path: str):
+  fig = figure.Figure(figsize=(6, 4.5))
+  ax = fig.add_subplot()
+  grid = metrics["pck_curve_thresholds"]
+  for name in video_metrics.SUBSETS:
+    res = metrics[name]
+    if res["count"]:
+      auc = res["pck_auc"]
+      ax.plot(grid, res["pck_curve"], label=f"{name} (AUC {auc:.3f})")
+  ax.set_xlabel("threshold (fraction of torso length)")
+  ax.set_ylabel("PCK")
+  ax.set_xlim(grid[0], grid[-1])
+  ax.set_ylim(0, 1.02)
+  ax.grid(alpha=0.3)
+  ax.legend(loc="lower right")
+  ax.set_title("PCK curve")
+  _save(fig, path)
+
+
+def plot_per_joint_pck(metrics: dict, path: str):
+  key = f"per_joint_pck@{video_metrics.PCK_JOINT_THRESHOLD:g}"
+  fig = figure.Figure(figsize=(12, 4.5))
+  ax = fig.add_subplot()
+  x = np.arange(skeleton.NUM_JOINTS)
+  width = 0.27
+  for i, name in enumerate(video_metrics.SUBSETS):
+    values = _nan(metrics[name][key][j] for j in skeleton.JOINT_NAMES)
+    ax.bar(x + (i - 1) * width, np.nan_to_num(values), width, label=name)
+  ax.set_xticks(x, skeleton.JOINT_NAMES, rotation=60, ha="right")
+  ax.set_ylabel(f"PCK@{video_metrics.PCK_JOINT_THRESHOLD:g}")
+  ax.set_ylim(0, 1.02)
+  ax.grid(axis="y", alpha=0.3)
+  ax.legend()
+  ax.set_title("Per-joint PCK")
+  _save(fig, path)
+
+
+def plot_occlusion_recovery(metrics: dict, path: str):
+  around, rec = metrics["around_occlusion_end"], metrics["recovery"]
+  fig = figure.Figure(figsize=(6, 4.5))
+  ax = fig.add_subplot()
+  ax.plot(around["offsets"], _nan(around["mean_normalised_error"]), "o-")
+  ax.axvline(0, color="gray", linestyle="--", label="joint visible again")
+  ax.axhline(
+      rec["threshold"], color="red", linestyle=":", label="recovered below"
+  )
+  ax.set_xlabel("frames from the end of the occlusion")
+  ax.set_ylabel("mean error (fraction of torso length)")
+  ax.grid(alpha=0.3)
+  ax.legend()
+  median = rec["median_frames"]
+  ends = rec["events"] + rec["censored"]
+  ax.set_title(
+      f"{ends} occlusions of >= {rec['min_occluded']} frames "
+      f"({rec['censored']} cut off by the video's end)\n"
+      f"median recovery {'-' if median is None else f'{median:g}'} frames",
+      fontsize=10,
+  )
+  _save(fig, path)
+
+
+# --------------------------------------------------------------- evaluate --
+def _check_split(builder, split: str):
+  base = split.split("[")[0]
+  if base not in builder.info.splits:
+    raise ValueError(
+        f"Unknown split {split!r} of {builder.info.full_name}; it has "
+        f"{sorted(builder.info.splits)}."
+    )
+
+
+def default_out_dir(workdir: str, split: str, tflite: str | None) -> str:
+  return os.path.join(workdir, f"eval_{split}" + ("_tflite" if tflite else ""))
+
+
+def evaluate(
+    workdir: str,
+    split: str | None = None,
+    tflite: str | None = None,
+    max_videos: int | None = None,
+    out_dir: str | None = None,
+    step: int | None = None,
+) -> dict:
+  """Evaluates a workdir's checkpoint or an exported model on whole videos.
+
+  Args:
+    workdir: the training workdir (its config says the dataset).
+    split: any split of that dataset; default its eval split.
+    tflite: an exported .tflite (sidecar beside it) to run instead of the
+      checkpoint.
+    max_videos: evaluate only the first videos of the split.
+    out_dir: where metrics.json and the plots go; default
+      <workdir>/eval_<split>[_tflite].
+    step: the checkpoint to restore (JAX only); default the latest.
+
+  Returns:
+    The contents of metrics.json.
+  """
+  config = workdir_lib.load_config(workdir)
+  split = split or config.dataset.eval_split
+  builder = input_pipeline.get_builder(config)
+  _check_split(builder, split)  # before the model: a typo fails fast
+  if tflite:
+    predict = TflitePredictor(tflite, config)
+    model = {"kind": "tflite", "path": os.path.abspath(tflite)}
+    model_step = predict.step
+  else:
+    # float32 as the float export computes: 'auto' would pick bfloat16 on
+    # accelerators and the numbers would depend on where they were taken.
+    trained = workdir_lib.restore(workdir, step, compute_dtype="float32")
+    predict = JaxPredictor(trained)
+    model = {"kind": "jax", "path": os.path.abspath(workdir)}
+    model_step = trained.step
+  ds = input_pipeline.sequence_dataset(config, builder, split)
+  if max_videos:
+    ds = ds.take(max_videos)
+
+  # The summary line quotes PCK@0.2 whatever thresholds training logged.
+  thresholds = sorted(
+      {*config.pck_thresholds, *video_metrics.DEFAULT_THRESHOLDS}
+  )
+  acc = video_metrics.VideoMetrics(thresholds=thresholds)
+  t0 = time.perf_counter()
+  num_frames = 0
+  for i, video in enumerate(input_pipeline.as_numpy(ds)):
+    pred = predict(video["frames"])
+    acc.add(pred, video["joints"], video["tracking_state"])
+    num_frames += len(pred)
+    if (i + 1) % _LOG_EVERY == 0:
+      logging.info(
+          "%d videos, %d frames, %.1f frames/s.",
+          i + 1,
+          num_frames,
+          num_frames / (time.perf_counter() - t0),
+      )
+  if acc.sums is None:
+    raise ValueError(f"Split {split!r} of {workdir} has no video.")
+  result = {
+      "model": model,
+      "step": model_step,
+      "split": split,
+      **acc.result(),
+      "seconds": round(time.perf_counter() - t0, 1),
+  }
+
+  out_dir = out_dir or default_out_dir(workdir, split, tflite)
+  os.makedirs(out_dir, exist_ok=True)
+  with open(os.path.join(out_dir, "metrics.json"), "w") as f:
+    json.dump(result, f, indent=2)
+  plot_pck_curve(result, os.path.join(out_dir, "pck_curve.png"))
+  plot_per_joint_pck(result, os.path.join(out_dir, "per_joint_pck.png"))
+  plot_occlusion_recovery(
+      result, os.path.join(out_dir, "occlusion_recovery.png")
+  )
+  logging.info("%s", summary(result))
+  logging.info("Wrote %s.", out_dir)
+  return result
+
+
+def summary(result: dict) -> str:
+  """One line: the headline numbers of an evaluation."""
+  fmt = lambda v, spec: "-" if v is None else format(v, spec)
+  every, vis, occ = (result[s] for s in video_metrics.SUBSETS)
+  rec, jit = result["recovery"], result["jitter"]
+  return (
+      f"{result['model']['kind']} step {result['step']} on {result['split']}: "
+      f"{result['num_videos']} videos, {result['num_frames']} frames; "
+      f"PCK@0.2 {fmt(every.get('pck@0.2'), '.3f')} "
+      f"(visible {fmt(vis.get('pck@0.2'), '.3f')}, "
+      f"occluded {fmt(occ.get('pck@0.2'), '.3f')}), "
+      f"AUC {fmt(every['pck_auc'], '.3f')}, "
+      f"error {fmt(every['pixel_error'], '.2f')} px, "
+      f"accel error {fmt(jit['accel_error_px'], '.2f')} px, "
+      f"recovery median {fmt(rec['median_frames'], 'g')} frames "
+      f"({rec['events']} occlusions, {rec['never_recovered']} never)"
+  )
+
+
+# ------------------------------------------------------------------- main --
+def _define_flags():
+  # Defined only when run as a program, so that the library can be imported
+  # beside other commands (tests import several in one process).
+  flags.DEFINE_string("workdir", None, "Training workdir.", required=True)
+  flags.DEFINE_string(
+      "split", None, "Dataset split; default the workdir's eval split."
+  )
+  flags.DEFINE_string(
+      "tflite", None, "Evaluate this exported model instead of the checkpoint."
+  )
+  flags.DEFINE_integer("max_videos", None, "Evaluate the first N videos only.")
+  flags.DEFINE_string(
+      "out", None, "Output folder; default <workdir>/eval_<split>[_tflite]."
+  )
+  flags.DEFINE_integer("step", None, "Checkpoint step; default the latest.")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  # tf.data and the TFLite interpreter run on the CPU; leave the GPU to JAX.
+  tf.config.set_visible_devices([], "GPU")
+  result = evaluate(
+      FLAGS.workdir,
+      FLAGS.split,
+      FLAGS.tflite,
+      FLAGS.max_videos,
+      FLAGS.out,
+      FLAGS.step,
+  )
+  print(summary(result))
+
+
+if __name__ == "__main__":
+  _define_flags()
+  app.run(main)
