@@ -30,6 +30,23 @@ def smoke_builder(smoke_data_dir):
 
 
 @pytest.fixture(scope="session")
+def smoke_workdir(tmp_path_factory, smoke_builder, smoke_data_dir):
+  """A workdir trained 10 steps by rgb_gru.py:smoke, shared by the tests of
+  the tools that start from a workdir (export, evaluate)."""
+  from bodypose_jax import train  # pylint: disable=g-import-not-at-top
+  from configs import rgb_gru  # pylint: disable=g-import-not-at-top
+
+  smoke_builder("rgb")
+  config = rgb_gru.get_config("smoke")
+  with config.unlocked():
+    config.dataset.data_dir = smoke_data_dir
+    config.num_train_steps = 10
+  workdir = str(tmp_path_factory.mktemp("smoke_workdir"))
+  train.train_and_evaluate(config, workdir)
+  return workdir
+
+
+@pytest.fixture(scope="session")
 def tiny_export(tmp_path_factory):
   """fn(modality, cell) -> an untrained :smoke-sized model exported float32.
 

@@ -11,9 +11,7 @@ import pytest
 
 from bodypose_jax import evaluate
 from bodypose_jax import skeleton
-from bodypose_jax import train
 from bodypose_jax import video_metrics as vm
-from configs import rgb_gru
 from real_samples import REPO
 
 J = skeleton.NUM_JOINTS
@@ -184,19 +182,6 @@ def test_bad_shapes_and_empty_accumulator():
 
 
 # ---------------------------------------------------------- end to end --
-@pytest.fixture(scope="module")
-def smoke_workdir(tmp_path_factory, smoke_builder, smoke_data_dir):
-  """A workdir trained briefly by the :smoke config (ConvGRU, RGB)."""
-  smoke_builder("rgb")
-  config = rgb_gru.get_config("smoke")
-  with config.unlocked():
-    config.dataset.data_dir = smoke_data_dir
-    config.num_train_steps = 10
-  workdir = str(tmp_path_factory.mktemp("eval_workdir"))
-  train.train_and_evaluate(config, workdir)
-  return workdir
-
-
 def _run(*args):
   proc = subprocess.run(
       [sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True

@@ -13,10 +13,8 @@ import tensorflow as tf
 from bodypose_jax import export
 from bodypose_jax import streaming
 from bodypose_jax import tflite_model
-from bodypose_jax import train
 from bodypose_jax import workdir
 from configs import default
-from configs import rgb_gru
 from real_samples import REPO
 
 
@@ -91,19 +89,6 @@ def test_int8_state_round_trips_exactly():
   x = np.linspace(-1.2, 1.2, 24, dtype=np.float32).reshape(1, 2, 3, 4)
   (back,) = fmt.decode(fmt.encode((x,)))
   np.testing.assert_allclose(back, np.clip(x, -1.27, 1.27), atol=0.005 + 1e-6)
-
-
-@pytest.fixture(scope="module")
-def smoke_workdir(tmp_path_factory, smoke_builder, smoke_data_dir):
-  """A workdir trained briefly by the :smoke config (ConvGRU, RGB)."""
-  smoke_builder("rgb")
-  config = rgb_gru.get_config("smoke")
-  with config.unlocked():
-    config.dataset.data_dir = smoke_data_dir
-    config.num_train_steps = 10
-  workdir = str(tmp_path_factory.mktemp("smoke_workdir"))
-  train.train_and_evaluate(config, workdir)
-  return workdir
 
 
 def test_export_command_writes_verified_variants(smoke_workdir):
