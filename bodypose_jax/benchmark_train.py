@@ -41,7 +41,6 @@ prints a table to stdout (and everything, with machine info, as JSON):
   frames/s (> 1: the pipeline is not the bottleneck).
 """
 
-import functools
 import json
 import os
 import statistics
@@ -157,7 +156,7 @@ def _with_rates(config, timing: dict) -> dict:
 
 # -------------------------------------------------------------------- JAX --
 def _jit_train_step(config) -> tuple[Any, Any, dict, Any]:
-  """The trainer's step jitted as train.train_and_evaluate jits it.
+  """The trainer's own step and state (train.jit_train_step, init_state).
 
   Args:
     config: the experiment config ('auto' model fields resolved in place).
@@ -166,64 +165,14 @@ def _jit_train_step(config) -> tuple[Any, Any, dict, Any]:
     (jitted step, its initial state, a random [B, T, ...] batch on the
     devices, the batch sharding), the state replicated and donated by the step.
   """
-  model = train.create_model(config)
   mesh = train.make_mesh()
-  replicated = NamedSharding(mesh, P())
   batch_sharding = NamedSharding(mesh, P("data"))
   batch = random_batch(config, np.random.default_rng(config.seed))
-  state = jax.jit(
-      functools.partial(
-          train.create_train_state,
-          config=config,
-          model=model,
-          frames_shape=batch["frames"].shape,
-      ),
-      out_shardings=replicated,
-  )(jax.random.key(config.seed))
-  batch = train.to_global(batch, batch_sharding)
-  jitted = jax.jit(
-      train.make_train_step(config),
-      in_shardings=(replicated, batch_sharding),
-      out_shardings=(replicated, replicated),
-      donate_argnums=0,
+  state = train.init_state(
+      config, train.create_model(config), batch["frames"].shape, mesh
   )
-  return jitted, jax.block_until_ready(state), batch, batch_sharding
-
-
-def _compile(jitted, state, batch, compiler_options) -> tuple[Any, float]:
-  """AOT-compiles `jitted` for these arguments: (executable, seconds)."""
-  t0 = time.perf_counter()
-  executable = jitted.lower(state, batch).compile(compiler_options or None)
-  return executable, time.perf_counter() - t0
-
-
-def _flops(executable) -> float | None:
-  """XLA's FLOP count of a compiled computation (loop bodies counted once)."""
-  try:
-    cost = executable.cost_analysis()
-  except Exception as e:  # pylint: disable=broad-except
-    logging.warning("cost_analysis() failed: %s", e)
-    return None
-  if isinstance(cost, (list, tuple)):  # older JAX: one dict per device
-    cost = cost[0] if cost else None
-  return None if not cost or "flops" not in cost else float(cost["flops"])
-
-
-def _memory(executable) -> dict[str, int] | None:
-  """Bytes of the compiled step's arguments, outputs and temporaries."""
-  try:
-    stats = executable.memory_analysis()
-  except Exception as e:  # pylint: disable=broad-except
-    logging.warning("memory_analysis() failed: %s", e)
-    return None
-  if stats is None:
-    return None
-  fields = ("argument", "output", "alias", "temp", "generated_code")
-  return {
-      f"{f}_bytes": int(getattr(stats, f"{f}_size_in_bytes"))
-      for f in fields
-      if hasattr(stats, f"{f}_size_in_bytes")
-  }
+  batch = train.to_global(batch, batch_sharding)
+  return train.jit_train_step(config, mesh), state, batch, batch_sharding
 
 
 def peak_flops(
@@ -281,7 +230,9 @@ def prepare_jax_step(
   jitted, state, batch, batch_sharding = _jit_train_step(config)
   options = hardware.resolve(config).compiler_options
   logging.info("Compiling the JAX train step (T=%d).", t)
-  executable, compile_s = _compile(jitted, state, batch, options)
+  executable, compile_s = train.compile_step(
+      jitted, state, batch, compiler_options=options
+  )
   logging.info("Compiled in %.1f s; compiling T=1 for FLOPs.", compile_s)
   # Parameters do not depend on T, so the same state serves; lowering only
   # reads shapes and donates nothing.
@@ -289,7 +240,10 @@ def prepare_jax_step(
       random_batch(config, np.random.default_rng(config.seed), clip_length=1),
       batch_sharding,
   )
-  flops_t1 = _flops(_compile(jitted, state, batch_t1, options)[0])
+  flops_t1 = train.cost_report(
+      train.compile_step(jitted, state, batch_t1, compiler_options=options)[0]
+  )["flops"]
+  cost = train.cost_report(executable)
   backend = hardware.backend()
   device_kind = jax.devices()[0].device_kind
   peak, precision = peak_flops(
@@ -298,10 +252,10 @@ def prepare_jax_step(
   info = {
       "num_params": int(sum(x.size for x in jax.tree.leaves(state.params))),
       "compile_s": compile_s,
-      "flops_raw": _flops(executable),
+      "flops_raw": cost["flops"],
       "flops_t1": flops_t1,
       "flops_model": None if flops_t1 is None else t * flops_t1,
-      "memory": _memory(executable),
+      "memory": cost["memory"],
       "backend": backend,
       "device_kind": device_kind,
       "device_count": jax.device_count(),

@@ -151,6 +151,45 @@ def make_mesh() -> jax.sharding.Mesh:
   return jax.make_mesh((jax.device_count(),), ("data",))
 
 
+def init_state(config, model, frames_shape, mesh) -> TrainState:
+  """A fresh TrainState for clips [B, T, H, W, C], replicated over `mesh`."""
+  return jax.jit(
+      functools.partial(
+          create_train_state,
+          config=config,
+          model=model,
+          frames_shape=frames_shape,
+      ),
+      out_shardings=NamedSharding(mesh, P()),
+  )(jax.random.key(config.seed))
+
+
+def jit_train_step(config, mesh):
+  """The train step on `mesh`: state replicated and donated, batch split."""
+  replicated = NamedSharding(mesh, P())
+  return jax.jit(
+      make_train_step(config),
+      in_shardings=(replicated, NamedSharding(mesh, P("data"))),
+      out_shardings=(replicated, replicated),
+      donate_argnums=0,
+  )
+
+
+def batch_spec(frames_shape, sharding) -> dict:
+  """Abstract global batch (see input_pipeline) for ahead-of-time lowering."""
+  b, t = frames_shape[:2]
+  j = skeleton.NUM_JOINTS
+  spec = {
+      "frames": (frames_shape, jnp.float32),
+      "joints": ((b, t, j, 2), jnp.float32),
+      "tracking_state": ((b, t, j), jnp.int32),
+  }
+  return {
+      k: jax.ShapeDtypeStruct(shape, dtype, sharding=sharding)
+      for k, (shape, dtype) in spec.items()
+  }
+
+
 def to_global(batch, sharding):
   """Host-local numpy batch -> global jax.Arrays split along the batch axis."""
   return jax.tree.map(
@@ -181,43 +220,78 @@ def _local_batch(config) -> int:
   return config.batch_size // jax.process_count()
 
 
+def compile_step(jitted, *args, compiler_options=None):
+  """AOT-compiles `jitted` for `args`: (executable, seconds)."""
+  t0 = time.perf_counter()
+  executable = jitted.lower(*args).compile(compiler_options or None)
+  return executable, time.perf_counter() - t0
+
+
+def cost_report(executable) -> dict:
+  """What XLA expects a compiled step to cost.
+
+  XLA counts a scanned (while-loop) body once, so the FLOPs cover one time
+  step of the recurrent cell.
+
+  Returns:
+    {'flops', 'bytes_accessed'} (None where XLA gives none) and 'memory':
+    {'<argument|output|alias|temp|generated_code>_bytes'} or None.
+  """
+  try:
+    cost = executable.cost_analysis()
+  except Exception as e:  # pylint: disable=broad-except
+    logging.warning("cost_analysis() failed: %s", e)
+    cost = None
+  if isinstance(cost, (list, tuple)):  # older JAX: one dict per device
+    cost = cost[0] if cost else None
+  cost = cost or {}
+  try:
+    stats = executable.memory_analysis()
+  except Exception as e:  # pylint: disable=broad-except
+    logging.warning("memory_analysis() failed: %s", e)
+    stats = None
+  fields = ("argument", "output", "alias", "temp", "generated_code")
+  memory = None
+  if stats is not None:
+    memory = {
+        f"{f}_bytes": int(getattr(stats, f"{f}_size_in_bytes"))
+        for f in fields
+        if hasattr(stats, f"{f}_size_in_bytes")
+    }
+  return {
+      "flops": float(cost["flops"]) if "flops" in cost else None,
+      "bytes_accessed": (
+          float(cost["bytes accessed"]) if "bytes accessed" in cost else None
+      ),
+      "memory": memory,
+  }
+
+
 def compile_and_report(jitted, *args, compiler_options=None):
   """Compiles ahead of time and logs what XLA expects the step to cost.
 
   Run before the first step, so a researcher learns whether a config fits the
-  device before any data is read. XLA counts a scanned (while-loop) body once,
-  so the FLOPs here cover one time step of the recurrent cell.
-
-  Args:
-    jitted: a jax.jit-wrapped function.
-    *args: its arguments, concrete or jax.ShapeDtypeStruct with shardings.
-    compiler_options: XLA options for this backend (hardware.py).
+  device before any data is read.
 
   Returns:
     The compiled executable, called like `jitted`.
   """
-  t0 = time.perf_counter()
-  compiled = jitted.lower(*args).compile(compiler_options or None)
-  seconds = time.perf_counter() - t0
-  cost = compiled.cost_analysis() or {}
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  memory = compiled.memory_analysis()
-  mib = lambda n: f"{n / 2**20:.1f} MiB"
+  compiled, seconds = compile_step(
+      jitted, *args, compiler_options=compiler_options
+  )
+  cost = cost_report(compiled)
+  memory = cost["memory"] or {}
+  mib = lambda n: "?" if n is None else f"{n / 2**20:.1f} MiB"
   logging.info(
       "Compiled the train step in %.1f s: %.3g FLOPs and %s accessed per "
-      "step (per device), memory: arguments %s, outputs %s, temporaries %s, "
-      "code %s.",
+      "step (per device; the scanned cell counted once), memory: arguments "
+      "%s, outputs %s, temporaries %s, code %s.",
       seconds,
-      cost.get("flops", float("nan")),
-      mib(cost.get("bytes accessed", float("nan"))),
+      cost["flops"] if cost["flops"] is not None else float("nan"),
+      mib(cost["bytes_accessed"]),
       *(
-          mib(getattr(memory, f, float("nan")))
-          for f in (
-              "argument_size_in_bytes",
-              "output_size_in_bytes",
-              "temp_size_in_bytes",
-              "generated_code_size_in_bytes",
-          )
+          mib(memory.get(f"{f}_bytes"))
+          for f in ("argument", "output", "temp", "generated_code")
       ),
   )
   return compiled
@@ -277,15 +351,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       *config.input.input_size,
       c,
   )
-  state = jax.jit(
-      functools.partial(
-          create_train_state,
-          config=config,
-          model=model,
-          frames_shape=frames_shape,
-      ),
-      out_shardings=replicated,
-  )(jax.random.key(config.seed))
+  state = init_state(config, model, frames_shape, mesh)
   num_params = sum(x.size for x in jax.tree.leaves(state.params))
   logging.info(
       "PoseNet (cell=%s): %d parameters.", config.model.cell, num_params
@@ -302,32 +368,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         "Resumed from checkpoint at step %d in %s.", start_step, ckpt.directory
     )
 
-  p_train_step = jax.jit(
-      make_train_step(config),
-      in_shardings=(replicated, batch_sharding),
-      out_shardings=(replicated, replicated),
-      donate_argnums=0,
-  )
-  batch_spec = {
-      "frames": jax.ShapeDtypeStruct(frames_shape, jnp.float32),
-      "joints": jax.ShapeDtypeStruct(
-          (*frames_shape[:2], skeleton.NUM_JOINTS, 2), jnp.float32
-      ),
-      "tracking_state": jax.ShapeDtypeStruct(
-          (*frames_shape[:2], skeleton.NUM_JOINTS), jnp.int32
-      ),
-  }
-  compiled_train_step = compile_and_report(
-      p_train_step,
-      state,
-      jax.tree.map(
-          lambda x: jax.ShapeDtypeStruct(
-              x.shape, x.dtype, sharding=batch_sharding
-          ),
-          batch_spec,
-      ),
-      compiler_options=choices.compiler_options,
-  )
   p_eval_step = jax.jit(
       functools.partial(eval_step, pck_thresholds=tuple(config.pck_thresholds)),
       in_shardings=(replicated, batch_sharding),
@@ -356,6 +396,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       data_config.seed = config.seed + start_step
     train_iter = input_pipeline.as_numpy(
         input_pipeline.train_dataset(data_config, builder, _local_batch(config))
+    )
+    compiled_train_step = compile_and_report(
+        jit_train_step(config, mesh),
+        state,
+        batch_spec(frames_shape, batch_sharding),
+        compiler_options=choices.compiler_options,
     )
   t_start, steps_timed = None, 0
   trace_first = config.profile_start_step

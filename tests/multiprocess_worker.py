@@ -61,17 +61,10 @@ def main(argv):
       for _ in range(FLAGS.steps)
   ]
   mesh = train.make_mesh()
-  replicated, sharded = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+  sharded = NamedSharding(mesh, P("data"))
   model = train.create_model(config)
-  state = jax.jit(
-      lambda key: train.create_train_state(key, config, model, (b, t, h, w, 3)),
-      out_shardings=replicated,
-  )(jax.random.key(config.seed))
-  step = jax.jit(
-      train.make_train_step(config),
-      in_shardings=(replicated, sharded),
-      out_shardings=(replicated, replicated),
-  )
+  state = train.init_state(config, model, (b, t, h, w, 3), mesh)
+  step = train.jit_train_step(config, mesh)
   rows = b // jax.process_count()
   mine = slice(jax.process_index() * rows, (jax.process_index() + 1) * rows)
   for batch in batches:
