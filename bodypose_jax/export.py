@@ -165,19 +165,27 @@ def _streams(config, builder, split, num_frames, count):
   )
 
 
-def _jax_rollout(step, fmt, frames):
-  """Outputs of the JAX step over frames [N, H, W, C] from the zero state."""
+def jax_rollout(step, fmt):
+  """fn(frames [N, H, W, C]) -> the step's outputs from the zero state.
+
+  One jitted function for every video: same-length videos share a compile.
+  """
   run = jax.jit(lambda f: streaming.rollout(step, fmt, f, fmt.zeros()))
-  return jax.device_get(run(frames[:, None]))
+  return lambda frames: jax.device_get(run(frames[:, None]))
 
 
-def representative_set(step, fmt, frames):
+def representative_set(rollout, fmt, frames):
   """(frame, state) pairs met in a JAX float rollout over frames [N, H, W, C].
+
+  Args:
+    rollout: `jax_rollout` of the float step.
+    fmt: its state format.
+    frames: [N, H, W, C].
 
   Returns:
     frames [N, 1, H, W, C] and, per frame, the float state entering it.
   """
-  outs = _jax_rollout(step, fmt, frames)
+  outs = rollout(frames)
   after = [outs[f"state_{n}"] for n in fmt.names]  # [N, 1, ...] each
   before = [
       np.concatenate([z[None], a[:-1]]) for z, a in zip(fmt.zeros(), after)
@@ -448,9 +456,8 @@ def export(
   float_step = streaming.make_step(
       trained.model, trained.variables, modality, config.input, fmt_float
   )
-  reference = [
-      _jax_rollout(float_step, fmt_float, s["frames"]) for s in streams
-  ]
+  float_rollout = jax_rollout(float_step, fmt_float)
+  reference = [float_rollout(s["frames"]) for s in streams]
   os.makedirs(out_dir, exist_ok=True)
   report = {"step": trained.step}
   thresholds = tuple(config.pck_thresholds)
@@ -458,7 +465,7 @@ def export(
     t0 = time.perf_counter()
     fmt, step_fn, representative = fmt_float, float_step, None
     if variant == "int8":
-      frames, states = representative_set(float_step, fmt_float, calibration)
+      frames, states = representative_set(float_rollout, fmt_float, calibration)
       fmt = streaming.state_format(
           trained.model,
           config.input.input_size,

@@ -12,6 +12,23 @@ import numpy as np
 from bodypose_jax import skeleton
 
 
+def torso_lengths(target, tracking_state):
+  """Each frame's torso length and whether it can normalise errors.
+
+  Args:
+    target: [..., J, 2] ground truth in pixels.
+    tracking_state: [..., J].
+
+  Returns:
+    torso [...] (spine base to spine-at-shoulders, pixels) and frame_ok [...]:
+    both torso joints have ground truth and the torso is >= 1 px.
+  """
+  a, b = skeleton.TORSO
+  torso = jnp.linalg.norm(target[..., a, :] - target[..., b, :], axis=-1)
+  known = (tracking_state[..., a] > 0) & (tracking_state[..., b] > 0)
+  return torso, known & (torso >= 1.0)
+
+
 def pose_metric_sums(
     pred, target, tracking_state, pck_thresholds: Sequence[float]
 ) -> dict:
@@ -31,9 +48,7 @@ def pose_metric_sums(
     {'count', 'pixel_error', 'pck@<thr>' ...}: float32 scalars (sums).
   """
   valid = tracking_state > 0
-  a, b = skeleton.TORSO
-  torso = jnp.linalg.norm(target[..., a, :] - target[..., b, :], axis=-1)
-  frame_ok = valid[..., a] & valid[..., b] & (torso >= 1.0)
+  torso, frame_ok = torso_lengths(target, tracking_state)
   mask = (valid & frame_ok[..., None]).astype(jnp.float32)
   dist = jnp.linalg.norm(pred - target, axis=-1)
   sums = {"count": mask.sum(), "pixel_error": (dist * mask).sum()}

@@ -19,6 +19,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from bodypose_jax import metrics
 from bodypose_jax import skeleton
 
 # The PCK curve's thresholds, fractions of the torso: 0, 0.01, ..., 0.5.
@@ -41,13 +42,10 @@ def torso_lengths(gt, tracking_state) -> tuple[np.ndarray, np.ndarray]:
     tracking_state: [N, J].
 
   Returns:
-    torso [N] in pixels and frame_ok [N] bool (both torso joints known and
-    the torso >= 1 px), as in metrics.pose_metric_sums.
+    torso [N] in pixels and frame_ok [N] bool, by metrics.torso_lengths.
   """
-  a, b = skeleton.TORSO
-  torso = np.linalg.norm(gt[:, a] - gt[:, b], axis=-1)
-  known = (tracking_state[:, a] > 0) & (tracking_state[:, b] > 0)
-  return torso, known & (torso >= 1.0)
+  torso, frame_ok = metrics.torso_lengths(gt, tracking_state)
+  return np.asarray(torso), np.asarray(frame_ok)
 
 
 def joint_errors(pred, gt, tracking_state) -> dict:
