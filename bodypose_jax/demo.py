@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from bodypose_jax import drawing
 from bodypose_jax import models
 from bodypose_jax import tflite_model
 
@@ -33,17 +34,7 @@ FLAGS = flags.FLAGS
 OUTPUT_FORMATS = (".gif", ".mp4")
 # Kinect v2 streams run at 30 fps; PNG folders carry no frame rate.
 DEPTH_FPS = 30.0
-# The depth range shown, in mm: Kinect v2 measures from 0.5 m to 4.5 m.
-DEPTH_RANGE_MM = (500.0, 4500.0)
 PROGRESS_EVERY = 25
-# RGB colours by side; NTU's streams are mirrored, so a joint named left lies
-# on the image's left for a person facing the camera.
-LEFT_COLOUR = (40, 170, 255)
-RIGHT_COLOUR = (255, 70, 70)
-CENTRE_COLOUR = (255, 220, 40)
-# cv2 drawing takes integer points; this many fraction bits keep sub-pixel
-# positions, so slowly moving joints do not jitter by whole pixels.
-_SHIFT = 4
 
 
 def _define_flags():
@@ -183,104 +174,6 @@ def display_size(frame_hw: tuple[int, int], width: int) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------- drawing --
-def colourise_depth(depth: np.ndarray) -> np.ndarray:
-  """Depth in mm [H, W] -> [H, W, 3] uint8 RGB; near warm, no depth black."""
-  lo, hi = DEPTH_RANGE_MM
-  clipped = np.clip(depth.astype(np.float32), lo, hi)
-  level = ((hi - clipped) * (255.0 / (hi - lo))).astype(np.uint8)
-  rgb = cv2.cvtColor(
-      cv2.applyColorMap(level, cv2.COLORMAP_TURBO), cv2.COLOR_BGR2RGB
-  )
-  rgb[depth == 0] = 0
-  return rgb
-
-
-def display_frame(frame: np.ndarray, display_hw: tuple[int, int]):
-  """The camera frame as drawn: [h, w, 3] uint8 RGB of `display_hw`.
-
-  Args:
-    frame: [H, W, 3] uint8 RGB, or [H, W] uint16 depth in mm.
-    display_hw: (h, w) to draw at.
-  """
-  size = (display_hw[1], display_hw[0])
-  if frame.ndim == 2:
-    # Resize before colouring: nearest keeps body edges free of fake depths.
-    return colourise_depth(
-        cv2.resize(frame, size, interpolation=cv2.INTER_NEAREST)
-    )
-  return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-
-
-def joint_colours(names: Sequence[str]) -> list[tuple[int, int, int]]:
-  """RGB per joint from its name: left, right, or centre (neither)."""
-  colours = []
-  for name in names:
-    if "left" in name:
-      colours.append(LEFT_COLOUR)
-    elif "right" in name:
-      colours.append(RIGHT_COLOUR)
-    else:
-      colours.append(CENTRE_COLOUR)
-  return colours
-
-
-def _fixed(point) -> tuple[int, int]:
-  # Clip so that wild untrained outputs cannot overflow cv2's int32 maths.
-  x, y = np.clip(np.asarray(point) * (1 << _SHIFT), -(1 << 24), 1 << 24)
-  return int(round(x)), int(round(y))
-
-
-def draw_pose(
-    image: np.ndarray,
-    points: np.ndarray,
-    confidences: np.ndarray,
-    names: Sequence[str],
-    bones: Sequence[Sequence[int]],
-    min_confidence: float,
-) -> np.ndarray:
-  """Draws a skeleton onto a copy of `image`.
-
-  A bone takes the colour of its side (a centre-to-side bone, e.g. a
-  shoulder, counts as that side). Joint radius grows with confidence.
-
-  Args:
-    image: [h, w, 3] uint8 RGB.
-    points: [J, 2] (x, y) in `image` pixels.
-    confidences: [J] in 0..1.
-    names: J joint names (sidecar `joints`).
-    bones: pairs of 0-based joint indices (sidecar `bones`).
-    min_confidence: joints below it, and bones touching them, are hidden.
-
-  Returns:
-    [h, w, 3] uint8 RGB.
-  """
-  out = image.copy()
-  colours = joint_colours(names)
-  visible = np.asarray(confidences) >= min_confidence
-  size = max(image.shape[:2])
-  thickness = max(1, round(size / 240))
-  radius = max(2.0, size / 100)
-  for a, b in bones:
-    if visible[a] and visible[b]:
-      colour = colours[b] if colours[a] == CENTRE_COLOUR else colours[a]
-      cv2.line(
-          out,
-          _fixed(points[a]),
-          _fixed(points[b]),
-          colour,
-          thickness,
-          cv2.LINE_AA,
-          _SHIFT,
-      )
-  for j in np.flatnonzero(visible):
-    r = radius * (0.5 + 0.5 * float(np.clip(confidences[j], 0, 1)))
-    r_fixed = max(1, round(r * (1 << _SHIFT)))
-    centre = _fixed(points[j])
-    cv2.circle(out, centre, r_fixed, colours[j], -1, cv2.LINE_AA, _SHIFT)
-    cv2.circle(out, centre, r_fixed, (0, 0, 0), 1, cv2.LINE_AA, _SHIFT)
-  return out
-
-
 def heatmap_panel(
     heatmaps: np.ndarray,
     matrix: np.ndarray,
@@ -329,23 +222,6 @@ def heatmap_panel(
   return cv2.cvtColor(
       cv2.applyColorMap(level, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB
   )
-
-
-def _put_text(image: np.ndarray, text: str):
-  """Writes `text` top left in white on a dark outline, in place."""
-  scale = image.shape[1] / 960
-  origin = (max(4, image.shape[1] // 80), max(14, round(40 * scale)))
-  for colour, width in (((0, 0, 0), 2), ((255, 255, 255), 1)):
-    cv2.putText(
-        image,
-        text,
-        origin,
-        cv2.FONT_HERSHEY_SIMPLEX,
-        max(0.4, scale),
-        colour,
-        width,
-        cv2.LINE_AA,
-    )
 
 
 # ---------------------------------------------------------------- reading --
@@ -578,8 +454,8 @@ def run(
       out = model(image)
       model_s.append(time.perf_counter() - tick)
       display_hw = display_size(frame.shape[:2], display_width)
-      drawn = draw_pose(
-          display_frame(frame, display_hw),
+      drawn = drawing.draw_pose(
+          drawing.display_frame(frame, display_hw),
           _apply(
               to_original(out["keypoints"], matrix),
               _resize_matrix(frame.shape[:2], display_hw),
@@ -589,7 +465,7 @@ def run(
           bones,
           min_confidence,
       )
-      _put_text(drawn, f"model {len(model_s) / sum(model_s):.0f} fps")
+      drawing.put_text(drawn, f"model {len(model_s) / sum(model_s):.0f} fps")
       if heatmaps:
         panel = heatmap_panel(
             out["heatmaps"], matrix, frame.shape[:2], display_hw

@@ -12,6 +12,7 @@ from PIL import Image
 import pytest
 
 from bodypose_jax import demo
+from bodypose_jax import drawing
 from bodypose_jax import skeleton
 
 import real_samples
@@ -91,10 +92,12 @@ def test_draw_pose_hides_low_confidence_joints():
   confidences[skeleton.JOINT_INDEX["elbow_left"]] = 0.9
   confidences[skeleton.JOINT_INDEX["elbow_right"]] = 0.9
   blank = np.zeros((100, 100, 3), np.uint8)
-  out = demo.draw_pose(blank, points, confidences, names, skeleton.BONES, 0.5)
+  out = drawing.draw_pose(
+      blank, points, confidences, names, skeleton.BONES, 0.5
+  )
   assert np.all(blank == 0)  # drew on a copy
-  assert tuple(out[20, 20]) == demo.LEFT_COLOUR
-  assert tuple(out[80, 80]) == demo.RIGHT_COLOUR
+  assert tuple(out[20, 20]) == drawing.LEFT_COLOUR
+  assert tuple(out[80, 80]) == drawing.RIGHT_COLOUR
   # The hidden joints at (50, 50) and every bone are not drawn.
   assert np.all(out[35:65, 35:65] == 0)
 

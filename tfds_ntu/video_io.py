@@ -1,4 +1,4 @@
-"""Decodes NTU colour videos and depth PNG sequences, resized for storage."""
+"""Decodes NTU colour videos (whole, or one frame) and depth PNG sequences."""
 
 import os
 import re
@@ -32,6 +32,36 @@ def read_rgb_video(path, height, width):
   if not frames:
     raise ValueError(f'{path}: no decodable frame')
   return np.stack(frames)
+
+
+def read_rgb_frame(path, index):
+  """Decodes frame `index` (0-based) of a video into [H, W, 3] uint8 RGB.
+
+  Frames before it are grabbed (decoded, never colour-converted) rather than
+  skipped by a seek: OpenCV's CAP_PROP_POS_FRAMES seek is not reliably frame
+  exact on inter-coded videos such as NTU's H.264 AVIs. Nothing after the
+  frame is read.
+
+  Raises:
+    ValueError: naming `path` when it cannot be opened, `index` is negative,
+      or the video ends before frame `index`.
+  """
+  if index < 0:
+    raise ValueError(f'{path}: frame index {index} is negative')
+  capture = cv2.VideoCapture(os.fspath(path))
+  try:
+    if not capture.isOpened():
+      raise ValueError(f'{path}: cv2 cannot open the video')
+    for count in range(index + 1):
+      if not capture.grab():
+        raise ValueError(f'{path}: no frame {index}: the video holds only '
+                         f'{count} decodable frames')
+    ok, frame = capture.retrieve()
+  finally:
+    capture.release()
+  if not ok:
+    raise ValueError(f'{path}: cannot decode frame {index}')
+  return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
 def read_depth_frames(folder, height, width):
