@@ -1,15 +1,21 @@
-"""Tests for the synthetic NTU-format renderer: determinism and geometry."""
+"""Tests for the synthetic NTU-format renderer: determinism, formats, geometry,
+people, occlusion and sensor faults."""
 
 import dataclasses
+import json
 import os
 import pathlib
 
 import numpy as np
 import pytest
 
+from tfds_ntu import body_model
+from tfds_ntu import kinect
 from tfds_ntu import layout
+from tfds_ntu import sensor
 from tfds_ntu import skeleton_file
 from tfds_ntu import synthetic
+from tfds_ntu import tfds_ntu_dataset_builder
 from tfds_ntu import video_io
 
 import real_samples
@@ -28,31 +34,48 @@ def _render(root, spec=_SPEC, sample=_SAMPLE):
   return {
       'skeleton': pathlib.Path(layout.skeleton_path(root, name)).read_bytes(),
       'depth': video_io.read_depth_frames(
+          os.path.dirname(layout.depth_frame_path(root, name, 0)),
+          *layout.DEPTH_SIZE),
+      'masked': video_io.read_depth_frames(
           layout.depth_masked_dir(root, name), *layout.DEPTH_SIZE),
       'rgb': video_io.read_rgb_video(layout.rgb_path(root, name),
                                      *layout.RGB_SIZE),
   }
 
 
-def test_same_seed_gives_identical_files(tmp_path):
-  first = _render(str(tmp_path / 'a'))
-  second = _render(str(tmp_path / 'b'))
-  assert first['skeleton'] == second['skeleton']
-  np.testing.assert_array_equal(first['depth'], second['depth'])
-  np.testing.assert_array_equal(first['rgb'], second['rgb'])
-  other = _render(str(tmp_path / 'c'), dataclasses.replace(_SPEC, seed=4))
-  assert other['skeleton'] != first['skeleton']
+def _files(root):
+  return {p.relative_to(root): p.read_bytes()
+          for p in sorted(pathlib.Path(root).rglob('*')) if p.is_file()}
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path):
+  _render(str(tmp_path / 'a'))
+  _render(str(tmp_path / 'b'))
+  first, second = _files(tmp_path / 'a'), _files(tmp_path / 'b')
+  assert len(first) == 1 + 1 + 2 * _SPEC.num_frames
+  assert first == second
+  _render(str(tmp_path / 'c'), dataclasses.replace(_SPEC, seed=4))
+  other = _files(tmp_path / 'c')
+  assert all(other[k] != first[k] for k in first)
 
 
 def test_files_have_ntu_formats(tmp_path):
   files = _render(str(tmp_path))
   assert files['rgb'].shape == (6, 1080, 1920, 3)
-  assert files['depth'].shape == (6, 424, 512, 1)
-  assert files['depth'].dtype == np.uint16
-  # Masked depth: the background is zero, the body a few metres away.
-  body = files['depth'][files['depth'] > 0]
-  assert 0.005 < body.size / files['depth'].size < 0.2
-  assert 2000 < body.min() and body.max() < 4500
+  for key in ('depth', 'masked'):
+    assert files[key].shape == (6, 424, 512, 1)
+    assert files[key].dtype == np.uint16
+  # Full depth sees the room: a reading almost everywhere, up to the walls.
+  full = files['depth']
+  assert (full > 0).mean() > 0.95
+  assert full.max() > 4000
+  # Masked depth: the background is zero, the body a few metres away, and
+  # every masked reading is the full depth's.
+  masked = files['masked']
+  body = masked[masked > 0]
+  assert 0.005 < body.size / masked.size < 0.2
+  assert 2000 < np.median(body) < 4500
+  np.testing.assert_array_equal(masked[masked > 0], full[masked > 0])
   lines = files['skeleton'].split(b'\r\n')
   assert lines[0] == b'6' and lines[1] == b'1' and lines[3] == b'25'
   assert len(lines[2].split()) == 10
@@ -75,21 +98,26 @@ def test_skeleton_pixels_follow_the_kinect_cameras(tmp_path):
                              1055 * (x + 0.053) / z + 965, atol=0.01)
   np.testing.assert_allclose(actor.color_xy[..., 1], -1055 * y / z + 565,
                              atol=0.01)
-  # Tracked joints sit inside the body seen in the depth image.
-  depth = files['depth'][..., 0].astype(np.float64) / 1000.0
+  # Tracked joints sit inside the body seen in the (noisy) depth image.
+  depth = files['masked'][..., 0].astype(np.float64) / 1000.0
   u, v = np.floor(actor.depth_xy).astype(int).transpose(2, 0, 1)
   t = np.arange(len(depth))[:, None]
   tracked = actor.tracking_state == 2
   surface = depth[t, v, u][tracked]
-  assert np.all(surface > 0)
-  assert np.all(np.abs(surface - z[tracked]) < 0.2)
-  # Tracked joints land on the body in the colour image (not the wall).
-  rgb = files['rgb']
-  wall = rgb[:, 5, 5].astype(int)
-  cu, cv = np.floor(actor.color_xy).astype(int).transpose(2, 0, 1)
-  on_joint = rgb[t, cv, cu].astype(int)
-  differs = np.abs(on_joint - wall[:, None]).sum(-1) > 30
-  assert differs[tracked].mean() > 0.9
+  assert np.mean(surface > 0) > 0.9  # Holes and flying pixels aside.
+  assert np.all(np.abs(surface[surface > 0] - z[tracked][surface > 0]) < 0.3)
+  # Tracked joints land on the person in the colour image: there the clean
+  # rendering differs from the same scene without anyone in it.
+  performance = synthetic.perform(_SPEC, _SAMPLE)
+  nobody = dataclasses.replace(performance, capsules=dataclasses.replace(
+      performance.capsules, ends=performance.capsules.ends[:, :0],
+      radii=performance.capsules.radii[:0]))
+  scale = _SPEC.rgb_render_scale
+  with_person = synthetic.render_rgb(performance, scale)
+  without = synthetic.render_rgb(nobody, scale)
+  cu, cv = np.floor(actor.color_xy * scale).astype(int).transpose(2, 0, 1)
+  differs = np.abs(with_person[t, cv, cu] - without[t, cv, cu]).sum(-1) > 1
+  assert differs[tracked].mean() > 0.95
 
 
 def test_mirror_convention_left_joints_on_image_left(tmp_path):
@@ -97,7 +125,7 @@ def test_mirror_convention_left_joints_on_image_left(tmp_path):
   _render(root)  # Camera 1 faces the performer (turned by at most ~30 deg).
   actor = skeleton_file.main_actor(
       skeleton_file.read_skeleton(layout.skeleton_path(root, _SAMPLE.name)))
-  left, right = synthetic.SHOULDER_L, synthetic.SHOULDER_R
+  left, right = body_model.SHOULDER_L, body_model.SHOULDER_R
   assert np.all(actor.color_xy[:, left, 0] < actor.color_xy[:, right, 0])
   assert np.all(actor.depth_xy[:, left, 0] < actor.depth_xy[:, right, 0])
   assert np.all(actor.joints_3d[:, left, 0] < actor.joints_3d[:, right, 0])
@@ -108,9 +136,9 @@ def test_camera_model_matches_real_files():
   for path in sorted(folder.glob('*.skeleton')):
     actor = skeleton_file.main_actor(skeleton_file.read_skeleton(path))
     joints = actor.joints_3d[actor.present].astype(np.float64)
-    depth_err = synthetic.DEPTH_CAMERA.project(joints) - actor.depth_xy[
+    depth_err = kinect.DEPTH_CAMERA.project(joints) - actor.depth_xy[
         actor.present]
-    color_err = synthetic.COLOR_CAMERA.project(joints) - actor.color_xy[
+    color_err = kinect.COLOR_CAMERA.project(joints) - actor.color_xy[
         actor.present]
     # Distortion is not modelled: depth is within 1 px, colour a few px.
     assert np.abs(depth_err).max() < 1.5, path.name
@@ -122,11 +150,75 @@ def test_real_files_follow_the_mirror_convention():
   path = (real_samples.samples_dir() / 'nturgbd_skeletons' /
           'S001C001P001R001A011.skeleton')
   actor = skeleton_file.main_actor(skeleton_file.read_skeleton(path))
-  assert np.all(actor.color_xy[:, synthetic.SHOULDER_L, 0] <
-                actor.color_xy[:, synthetic.SHOULDER_R, 0])
+  assert np.all(actor.color_xy[:, body_model.SHOULDER_L, 0] <
+                actor.color_xy[:, body_model.SHOULDER_R, 0])
 
 
-def test_render_dataset_layout_and_marker(tmp_path):
+def test_two_person_action_writes_both_bodies_face_to_face(tmp_path):
+  root = str(tmp_path)
+  sample = layout.SampleId(1, 1, 1, 1, 58)  # Handshaking.
+  spec = dataclasses.replace(_SPEC, actions=(58,), occluder_prob=0.0)
+  _render(root, spec, sample)
+  frames = skeleton_file.read_skeleton(layout.skeleton_path(root, sample.name))
+  assert all(len(bodies) == 2 for bodies in frames)
+  tracks = skeleton_file.body_tracks(frames)
+  assert len(tracks) == 2
+  a, b = (j[..., skeleton_file.XYZ] for j in tracks.values())
+  gap = np.linalg.norm(a[:, body_model.SPINE_BASE] -
+                       b[:, body_model.SPINE_BASE], axis=-1)
+  assert np.all((0.6 < gap) & (gap < 1.6))
+  # Face to face: each one's chest points towards the other.
+  for me, other in ((a, b), (b, a)):
+    across = me[:, body_model.SHOULDER_L] - me[:, body_model.SHOULDER_R]
+    front = np.cross(across, [0.0, 1.0, 0.0])
+    towards = other[:, body_model.SPINE_MID] - me[:, body_model.SPINE_MID]
+    assert np.all(np.sum(front * towards, -1) > 0)
+  # The right hands meet mid-shake.
+  hands = np.linalg.norm(a[:, body_model.HAND_R] - b[:, body_model.HAND_R],
+                         axis=-1)
+  assert hands.min() < 0.25
+
+
+def test_passing_object_hides_joints_as_inferred():
+  sample = layout.SampleId(1, 1, 1, 1, 23)
+  spec = dataclasses.replace(_SPEC, actions=(23,), num_frames=24)
+  clear = synthetic.perform(dataclasses.replace(spec, occluder_prob=0.0),
+                            sample)
+  crossed = synthetic.perform(dataclasses.replace(spec, occluder_prob=1.0),
+                              sample)
+  np.testing.assert_array_equal(clear.actors[0].joints,
+                                crossed.actors[0].joints)
+  clear_depth, _ = synthetic.render_depth(clear)
+  crossed_depth, body = synthetic.render_depth(crossed)
+  before = synthetic.tracking_states(clear, clear_depth)[0]
+  after = synthetic.tracking_states(crossed, crossed_depth)[0]
+  newly = (after == 1) & (before == 2)
+  assert np.all(after[before == 1] == 1)  # An object only hides more.
+  assert newly.sum() >= 10
+  # Where a joint became inferred, something nearer than the body (the
+  # object) is what the depth camera sees.
+  joints = crossed.actors[0].joints
+  uv = np.floor(kinect.DEPTH_CAMERA.project(joints)).astype(int)
+  t = np.arange(len(joints))[:, None]
+  seen = crossed_depth[t, uv[..., 1], uv[..., 0]][newly]
+  assert np.all(seen < joints[..., 2][newly] - 0.2)
+  assert not body[t, uv[..., 1], uv[..., 0]][newly].any()
+
+
+def test_sit_down_brings_a_chair_under_the_hips():
+  sample = layout.SampleId(1, 1, 1, 1, 8)
+  spec = dataclasses.replace(_SPEC, actions=(8,), num_frames=16)
+  performance = synthetic.perform(spec, sample)
+  assert performance.props.lo.shape == (2, 3)  # Seat and back rest.
+  seat_top = performance.props.hi[0, 1]
+  hips = performance.actors[0].joints[:, body_model.HIP_L]
+  # Seated at the end: hips lower than at the start, just above the seat.
+  world_hip = (hips @ performance.view.rotation) + performance.view.centre
+  assert world_hip[-1, 1] < world_hip[0, 1] - 0.25
+  assert 0.0 < world_hip[-1, 1] - seat_top < 0.2
+
+
+def test_render_dataset_layout_marker_and_stats(tmp_path):
   spec = dataclasses.replace(_SPEC, num_frames=3, actions=(23,),
                              modalities=('depth_masked',))
   root = str(tmp_path)
@@ -138,22 +230,53 @@ def test_render_dataset_layout_and_marker(tmp_path):
     assert os.path.exists(layout.skeleton_path(root, s.name))
     assert os.path.exists(layout.depth_masked_frame_path(root, s.name, 2))
     assert not os.path.exists(layout.rgb_path(root, s.name))
-  marker = os.path.join(root, synthetic.COMPLETION_MARKER)
+    assert not os.path.exists(layout.depth_frame_path(root, s.name, 0))
+  with open(os.path.join(root, synthetic.STATS_FILE)) as f:
+    stats = json.load(f)
+  assert stats['samples'] == 6 and stats['frames'] == 18
+  assert stats['actions'] == 1 and stats['two_person_samples'] == 0
+  assert 0.0 <= stats['inferred_joint_fraction'] < 0.5
+  assert stats['frames_per_second_per_core'] > 0
   stamp = os.path.getmtime(layout.skeleton_path(root, samples[0].name))
   synthetic.render_dataset(root, spec)  # Already complete: nothing redone.
   assert os.path.getmtime(layout.skeleton_path(root, samples[0].name)) == stamp
-  assert os.path.exists(marker)
 
 
-def test_every_motion_keeps_the_body_in_both_images():
-  spec = dataclasses.replace(_SPEC, num_frames=20)
-  for action in synthetic.ACTIONS:
-    for performer in (1, 3, 4, 7):
-      for camera in (1, 2, 3):
-        performance = synthetic.perform(
-            spec, layout.SampleId(2, camera, performer, 1, action))
-        for cam, (h, w) in ((synthetic.DEPTH_CAMERA, layout.DEPTH_SIZE),
-                            (synthetic.COLOR_CAMERA, layout.RGB_SIZE)):
-          uv = cam.project(performance.joints)
-          assert uv.min() > 0 and uv[..., 0].max() < w and uv[
-              ..., 1].max() < h, (action, performer, camera)
+def test_unknown_spec_values_are_named():
+  spec = dataclasses.replace(_SPEC, actions=(23, 119), cameras=(4,))
+  with pytest.raises(ValueError, match=r"'actions': \[119\].*'cameras': \[4\]"):
+    spec.validate()
+
+
+def test_every_embedded_sample_keeps_everyone_in_both_images():
+  spec = tfds_ntu_dataset_builder.SYNTHETIC_SPEC
+  assert len(spec.actions) >= 12
+  assert sum(synthetic.motions.MOTIONS[a].partner is not None
+             for a in spec.actions) >= 3
+  for sample in spec.sample_ids():
+    for actor in synthetic.perform(spec, sample).actors:
+      for cam, (h, w) in ((kinect.DEPTH_CAMERA, layout.DEPTH_SIZE),
+                          (kinect.COLOR_CAMERA, layout.RGB_SIZE)):
+        uv = cam.project(actor.joints)
+        assert uv.min() > 0 and uv[..., 0].max() < w and uv[
+            ..., 1].max() < h, sample.name
+
+
+def test_depth_sensor_faults():
+  rng = np.random.default_rng(0)
+  depth = np.full((424, 512), 4.0)
+  depth[:, :256] = 1.0  # A step edge down the middle.
+  noise = sensor.SensorNoise(hole_fraction=0.02, flying_pixel_prob=1.0)
+  mm = sensor.degrade_depth(depth, rng, noise).astype(float)
+  holes = mm == 0
+  assert 0.01 < holes.mean() < 0.03
+  edge = np.zeros_like(holes)
+  edge[:, 254:258] = True
+  # Flying pixels: mixed depths only along the edge.
+  mixed = (mm > 1100) & (mm < 3600)  # Far noise std is 25 mm.
+  assert mixed[edge & ~holes].mean() > 0.4
+  assert not mixed[~edge].any()
+  # Noise grows with distance.
+  near, far = mm[:, :200][~holes[:, :200]], mm[:, 300:][~holes[:, 300:]]
+  assert 0.5 < near.std() < far.std() < 60
+  assert abs(near.mean() - 1000) < 1 and abs(far.mean() - 4000) < 5

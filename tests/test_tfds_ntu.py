@@ -73,12 +73,13 @@ def _check_split(data_dir, config, split, channels, dtype):
     assert ex['joints_3d'].shape == (n, 25, 3)
     assert ex['tracking_state'].shape == (n, 25)
     assert ex['tracking_state'].dtype == np.int32
-    np.testing.assert_array_equal(ex['body_count'], np.ones(n))
+    sample = layout.parse_name(ex['name'].decode())
+    people = 1 + (synthetic.motions.MOTIONS[sample.action].partner is not None)
+    np.testing.assert_array_equal(ex['body_count'], np.full(n, people))
     assert np.all(ex['joints_2d'] >= 0)
     assert np.all(ex['joints_2d'][..., 0] < width)
     assert np.all(ex['joints_2d'][..., 1] < height)
     assert np.all(ex['frames'].max(axis=(1, 2, 3)) > 0)
-    sample = layout.parse_name(ex['name'].decode())
     assert ex['action'] == sample.action - 1
     assert (ex['setup'], ex['camera'], ex['performer'], ex['replication']) == (
         sample.setup, sample.camera, sample.performer, sample.replication)
