@@ -32,6 +32,9 @@ FLAGS = flags.FLAGS
 BACKGROUND = (32, 32, 32)  # Label strips and the gaps between panels.
 MISSING = (110, 110, 110)  # A panel whose file is missing or unreadable.
 GAP = 2  # Pixels between the panels of a row.
+# Full depth shows the room: colour it out to Kinect v2's 8 m range. Masked
+# depth holds only people, a few metres away.
+FULL_DEPTH_RANGE_MM = (500.0, 8000.0)
 # Kinect joint tracking state of a guessed joint (0 untracked, 2 tracked).
 INFERRED = 1
 
@@ -126,6 +129,7 @@ def panel(
     columns: slice,
     bodies: Sequence[skeleton_file.Body],
     panel_hw: tuple[int, int],
+    depth_range_mm: tuple[float, float] = drawing.DEPTH_RANGE_MM,
 ) -> np.ndarray:
   """One camera's panel: its frame with every body's skeleton, labelled.
 
@@ -138,6 +142,7 @@ def panel(
     columns: the joints' pixel columns in that camera (`skeleton_file`).
     bodies: the frame's bodies.
     panel_hw: (h, w) of the panel.
+    depth_range_mm: (near, far) of the depth colour map.
 
   Returns:
     [h, w, 3] uint8 RGB; grey, saying why, when `path` is missing or
@@ -151,7 +156,7 @@ def panel(
     logging.warning("%s", e)
     return _grey(panel_hw, f"{label} unreadable")
   # Joints are in the camera's nominal pixels, whatever size the file is.
-  image = drawing.display_frame(frame, panel_hw)
+  image = drawing.display_frame(frame, panel_hw, depth_range_mm)
   for body in bodies:
     state = body.joints[:, skeleton_file.TRACKING]
     # Confidence 1 for both tracked and inferred joints: rings as wide as
@@ -201,6 +206,7 @@ def sample_panels(
           skeleton_file.DEPTH_XY,
           bodies,
           depth_hw,
+          FULL_DEPTH_RANGE_MM,
       ),
       panel(
           layout.depth_masked_frame_path(root, name, index),

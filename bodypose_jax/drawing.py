@@ -20,9 +20,14 @@ CENTRE_COLOUR = (255, 220, 40)
 _SHIFT = 4
 
 
-def colourise_depth(depth: np.ndarray) -> np.ndarray:
-  """Depth in mm [H, W] -> [H, W, 3] uint8 RGB; near warm, no depth black."""
-  lo, hi = DEPTH_RANGE_MM
+def colourise_depth(
+    depth: np.ndarray, range_mm: tuple[float, float] = DEPTH_RANGE_MM
+) -> np.ndarray:
+  """Depth in mm [H, W] -> [H, W, 3] uint8 RGB; near warm, no depth black.
+
+  Depths outside `range_mm` (near, far) take the end colours.
+  """
+  lo, hi = range_mm
   clipped = np.clip(depth.astype(np.float32), lo, hi)
   level = ((hi - clipped) * (255.0 / (hi - lo))).astype(np.uint8)
   rgb = cv2.cvtColor(
@@ -32,18 +37,24 @@ def colourise_depth(depth: np.ndarray) -> np.ndarray:
   return rgb
 
 
-def display_frame(frame: np.ndarray, display_hw: tuple[int, int]):
+def display_frame(
+    frame: np.ndarray,
+    display_hw: tuple[int, int],
+    depth_range_mm: tuple[float, float] = DEPTH_RANGE_MM,
+):
   """The camera frame as drawn: [h, w, 3] uint8 RGB of `display_hw`.
 
   Args:
     frame: [H, W, 3] uint8 RGB, or [H, W] uint16 depth in mm.
     display_hw: (h, w) to draw at.
+    depth_range_mm: (near, far) of the depth colour map.
   """
   size = (display_hw[1], display_hw[0])
   if frame.ndim == 2:
     # Resize before colouring: nearest keeps body edges free of fake depths.
     return colourise_depth(
-        cv2.resize(frame, size, interpolation=cv2.INTER_NEAREST)
+        cv2.resize(frame, size, interpolation=cv2.INTER_NEAREST),
+        depth_range_mm,
     )
   return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 

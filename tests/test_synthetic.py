@@ -105,7 +105,8 @@ def test_skeleton_pixels_follow_the_kinect_cameras(tmp_path):
   tracked = actor.tracking_state == 2
   surface = depth[t, v, u][tracked]
   assert np.mean(surface > 0) > 0.9  # Holes and flying pixels aside.
-  assert np.all(np.abs(surface[surface > 0] - z[tracked][surface > 0]) < 0.3)
+  near = np.abs(surface - z[tracked]) < 0.3  # Flying pixels are not.
+  assert near[surface > 0].mean() > 0.95
   # Tracked joints land on the person in the colour image: there the clean
   # rendering differs from the same scene without anyone in it.
   performance = synthetic.perform(_SPEC, _SAMPLE)
@@ -280,3 +281,23 @@ def test_depth_sensor_faults():
   near, far = mm[:, :200][~holes[:, :200]], mm[:, 300:][~holes[:, 300:]]
   assert 0.5 < near.std() < far.std() < 60
   assert abs(near.mean() - 1000) < 1 and abs(far.mean() - 4000) < 5
+
+
+def test_setups_span_the_real_camera_placements():
+  # Real NTU: performers 2.8-3.9 m from the camera, which stands 0.5-1.2 m
+  # above the floor (the feet's camera-space height).
+  spec = dataclasses.replace(_SPEC, num_frames=2)
+  distance, feet = [], []
+  for setup in range(1, 31):
+    joints = synthetic.perform(
+        spec, layout.SampleId(setup, 1, 1, 1, 10)).actors[0].joints
+    distance.append(joints[:, body_model.SPINE_BASE, 2].mean())
+    feet.append(joints[:, [body_model.FOOT_L, body_model.FOOT_R], 1].mean())
+  folder = real_samples.samples_dir() / 'nturgbd_skeletons'
+  for path in sorted(folder.glob('*.skeleton')):
+    actor = skeleton_file.main_actor(skeleton_file.read_skeleton(path))
+    joints = actor.joints_3d[actor.present]
+    real_distance = joints[:, body_model.SPINE_BASE, 2].mean()
+    real_feet = joints[:, [body_model.FOOT_L, body_model.FOOT_R], 1].mean()
+    assert min(distance) - 0.3 < real_distance < max(distance) + 0.3, path
+    assert min(feet) - 0.1 < real_feet < max(feet) + 0.1, path

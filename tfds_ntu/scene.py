@@ -148,9 +148,12 @@ def make_setup(seed, setup):
   room_lo = np.array([-rng.uniform(3.0, 4.5), 0.0, -rng.uniform(1.8, 3.2)])
   room_hi = np.array([rng.uniform(3.0, 4.5), rng.uniform(2.6, 3.2), 6.0])
   elevation, azimuth = np.radians(rng.uniform(35, 75)), rng.uniform(0, 2 * np.pi)
+  # Cameras are level (as NTU's roughly are), so a low one stands further
+  # back to keep raised hands in view: 0.5 m high and ~4 m away, as in S001.
+  height = rng.uniform(0.5, 1.25)
   return Setup(
-      camera_height=float(rng.uniform(0.9, 1.25)),
-      camera_distance=float(rng.uniform(3.3, 3.9)),
+      camera_height=float(height),
+      camera_distance=float(rng.uniform(3.0, 3.8) + 0.6 * (1.25 - height)),
       room_lo=room_lo, room_hi=room_hi,
       wall=_neutral(rng, 160, 240, 15),
       floor=_neutral(rng, 35, 140, 20),
