@@ -44,6 +44,9 @@ from bodypose_jax import train
 from bodypose_jax import workdir as workdir_lib
 
 VARIANTS = ("float32", "float16", "int8")
+# (depthwise, pointwise, dense) convolutions that lower to TFLite's
+# DEPTHWISE_CONV_2D and CONV_2D.
+FORMULATION = ("grouped", "conv", "conv")
 
 FLAGS = flags.FLAGS
 
@@ -401,7 +404,21 @@ def random_inputs(config, calibration_frames, verify_frames, verify_rollouts):
   return streams, frames(calibration_frames)
 
 
-def untrained(config, formulation=("grouped", "conv", "conv")):
+def restore(workdir, step=None, formulation=FORMULATION):
+  """A workdir's checkpoint as the TFLite graph computes it: float32, with
+  the convolution formulation (depthwise, pointwise, dense) that converts
+  to TFLite's own ops."""
+  return workdir_lib.restore(
+      workdir,
+      step,
+      depthwise_impl=formulation[0],
+      pointwise_impl=formulation[1],
+      dense_impl=formulation[2],
+      compute_dtype="float32",
+  )
+
+
+def untrained(config, formulation=FORMULATION):
   """The architecture of `config` with freshly initialised weights.
 
   For latency and conversion work only: its predictions mean nothing.
@@ -533,13 +550,17 @@ def _define_flags():
   flags.DEFINE_integer("step", None, "Checkpoint step; default the latest.")
   flags.DEFINE_string(
       "depthwise_impl",
-      "grouped",
+      FORMULATION[0],
       "Depthwise formulation to export: 'grouped' becomes TFLite's "
       "DEPTHWISE_CONV_2D (the shifted form is for XLA:CPU training).",
   )
-  flags.DEFINE_string("pointwise_impl", "conv", "1x1 formulation: conv|matmul.")
   flags.DEFINE_string(
-      "dense_impl", "conv", "k x k formulation: conv (CONV_2D) | im2col."
+      "pointwise_impl", FORMULATION[1], "1x1 formulation: conv|matmul."
+  )
+  flags.DEFINE_string(
+      "dense_impl",
+      FORMULATION[2],
+      "k x k formulation: conv (CONV_2D) | im2col.",
   )
   flags.DEFINE_integer(
       "calibration_frames", 256, "int8 representative frames (train split)."
@@ -581,14 +602,7 @@ def main(argv):
   formulation = (FLAGS.depthwise_impl, FLAGS.pointwise_impl, FLAGS.dense_impl)
   sizes = (FLAGS.calibration_frames, FLAGS.verify_frames, FLAGS.verify_rollouts)
   if FLAGS.workdir:
-    trained = workdir_lib.restore(
-        FLAGS.workdir,
-        FLAGS.step,
-        depthwise_impl=formulation[0],
-        pointwise_impl=formulation[1],
-        dense_impl=formulation[2],
-        compute_dtype="float32",  # what TFLite's float graph computes in
-    )
+    trained = restore(FLAGS.workdir, FLAGS.step, formulation)
     logging.info("Restored step %d of %s.", trained.step, FLAGS.workdir)
     streams, calibration = dataset_inputs(trained.config, *sizes)
     out_dir = FLAGS.out_dir or os.path.join(FLAGS.workdir, "export")

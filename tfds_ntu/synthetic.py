@@ -47,6 +47,9 @@ REPLICATION_YAW_DEG = {1: -20.0, 2: 20.0}
 # Base for the 64-bit Kinect body IDs (real ones are 2**56 + a counter).
 _BODY_ID_BASE = 72057594037927936
 COMPLETION_MARKER = 'RENDERED'
+# Part of the completion marker: bump it whenever the renderer's output
+# changes, so that files rendered by older code are rendered again.
+RENDERER_VERSION = 2
 STATS_FILE = 'synthetic_stats.json'
 
 
@@ -460,10 +463,10 @@ def render_dataset(root, spec):
   """Renders every sample of `spec` under `root` in the NTU layout.
 
   Skips the work when `root` holds a completion marker written by an earlier
-  call with the same spec; the marker is written last, so an interrupted run
-  renders again. Otherwise the NTU folders under `root` are emptied first, so
-  that no sample of another spec is left behind. Statistics are logged and
-  kept in `root/STATS_FILE`.
+  call with the same spec and RENDERER_VERSION; the marker is written last,
+  so an interrupted run renders again. Otherwise the NTU folders under `root`
+  are emptied first, so that no sample of another spec is left behind.
+  Statistics are logged and kept in `root/STATS_FILE`.
 
   Returns:
     The list of rendered `layout.SampleId`.
@@ -472,9 +475,10 @@ def render_dataset(root, spec):
   marker = os.path.join(root, COMPLETION_MARKER)
   stats_path = os.path.join(root, STATS_FILE)
   samples = spec.sample_ids()
+  stamp = f'renderer {RENDERER_VERSION}: {spec!r}'
   if os.path.exists(marker):
     with open(marker) as f:
-      if f.read() == repr(spec):
+      if f.read() == stamp:
         with open(stats_path) as f:
           logging.info('Synthetic NTU data in %s (rendered earlier): %s',
                        root, f.read())
@@ -503,7 +507,7 @@ def render_dataset(root, spec):
   with open(stats_path, 'w') as f:
     json.dump(summary, f)
   with open(marker, 'w') as f:
-    f.write(repr(spec))
+    f.write(stamp)
   return samples
 
 

@@ -1,0 +1,52 @@
+"""Tests for the temporal study: a tiny study trains, evaluates, exports,
+times and reports every run, and a rerun resumes instead of redoing."""
+
+import json
+import os
+
+from bodypose_jax import temporal_study
+
+
+def test_tiny_study_reports_every_run_and_resumes(
+    tmp_path, smoke_builder, smoke_data_dir
+):
+  smoke_builder("rgb")
+  out = str(tmp_path / "study")
+  kwargs = dict(
+      modalities=["rgb"],
+      cells=["none", "gru"],
+      protocols=["xsub"],
+      seeds=[0],
+      variant="smoke",
+      num_train_steps=2,
+      data_dir=smoke_data_dir,
+      latency_runs=5,
+  )
+  result = temporal_study.study(out, **kwargs)
+  assert [r["name"] for r in result["runs"]] == [
+      "rgb_none_xsub_s0",
+      "rgb_gru_xsub_s0",
+  ]
+  rows = {r["cell"]: r for r in result["summary"]}
+  assert set(rows) == {"none", "gru"}
+  for row in rows.values():
+    assert 0.0 <= row["pck@0.2"][0] <= 1.0 and row["pck@0.2"][1] == 0.0
+    assert row["p50_ms"] > 0
+  # The recurrent cell adds parameters to the same encoder and head.
+  assert rows["gru"]["params"] > rows["none"]["params"]
+  with open(os.path.join(out, "study.json")) as f:
+    assert json.load(f)["summary"] == json.loads(json.dumps(result["summary"]))
+  with open(os.path.join(out, "study.md")) as f:
+    table = f.read().splitlines()
+  assert len(table) == 2 + 2 and "| rgb | gru | xsub | 1 |" in table[3]
+  assert os.path.getsize(os.path.join(out, "latency_accuracy.png")) > 0
+
+  # A rerun finds every stage done: same evaluations, nothing retrained.
+  run_dir = os.path.join(out, "runs", "rgb_gru_xsub_s0")
+  stamp = os.path.getmtime(os.path.join(run_dir, "stream_eval", "metrics.json"))
+  again = temporal_study.study(out, **kwargs)
+  assert again["runs"] == result["runs"]
+  assert (
+      os.path.getmtime(os.path.join(run_dir, "stream_eval", "metrics.json"))
+      == stamp
+  )
