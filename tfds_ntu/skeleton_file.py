@@ -14,10 +14,19 @@ Format (one value group per line, CRLF line ends in the released files):
 
 x, y, z are metres in the depth camera's space (Y up); depthX/Y are pixels in
 the 512x424 depth image, colorX/Y pixels in the 1920x1080 colour image.
+
+The reader refuses, with the file and line, anything that cannot have come
+from the recorder, so that damage it can see never becomes a silently wrong
+array: lines must all end in CRLF (or all in LF), the last one included;
+counts are non-negative and match the data; bodyID is an unsigned 64-bit
+integer; the flags are in the ranges of their Kinect SDK types; tracking
+states are integers 0 (not tracked), 1 (inferred) or 2 (tracked); every float
+is finite and within single precision, the recorder's type.
 """
 
 import dataclasses
 import os
+import re
 
 import numpy as np
 
@@ -34,6 +43,23 @@ TRACKING = 11
 # body's frames are treated as noise when picking the main actor (Kinect often
 # briefly "sees" a body in furniture or a passer-by).
 MIN_PRESENT_FRACTION = 0.25
+
+# Kinect tracking IDs are unsigned 64-bit integers.
+_MAX_BODY_ID = 2**64 - 1
+# The six integer flags of a body line and the ranges of their Kinect v2 SDK
+# types: a FrameEdges bit mask (right, left, top, bottom), TrackingConfidence
+# (low, high), HandState (unknown, not tracked, open, closed, lasso), bool.
+_FLAG_RANGES = (('clippedEdges', 0, 15), ('handLeftConfidence', 0, 1),
+                ('handLeftState', 0, 4), ('handRightConfidence', 0, 1),
+                ('handRightState', 0, 4), ('isRestricted', 0, 1))
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Characters Python's int() and float() would accept but the format has no
+# spelling for ('1_000', non-ASCII digits), and whitespace other than spaces,
+# tabs and line ends, which str.split() would take as a separator.  Any other
+# letter or sign simply fails to convert, with a message saying which field.
+_BAD_CHAR = re.compile(r'[^\t\n\r -~]|_')
+_STRAY_IN_CRLF = re.compile(r'\r(?!\n)|(?<!\r)\n')
+_STRAY_IN_LF = re.compile(r'\r')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +105,10 @@ class Actor:
 def parse_skeleton_text(text, source='<string>'):
   """Parses `.skeleton` text into frames of bodies.
 
+  Returns only what the text says: every count, flag and value is checked
+  against the format (see the module docstring), so damage a reader could
+  notice is an error rather than a wrong array.
+
   Args:
     text: the whole file content.
     source: name used in error messages (the file path).
@@ -88,9 +118,44 @@ def parse_skeleton_text(text, source='<string>'):
 
   Raises:
     ValueError: naming `source` and the 1-based line when the text is
-      truncated, malformed, or has data after the last frame.
+      truncated (including a last line without its line end), has a
+      character no number is spelled with, mixes or lacks line ends, has a
+      count, flag or tracking state out of its range, a non-finite value or
+      one beyond single precision, or has data after the last frame.
   """
-  lines = text.splitlines()
+  def line_of(index):
+    return text.count('\n', 0, index) + 1
+
+  bad = _BAD_CHAR.search(text)
+  if bad:
+    row = line_of(bad.start())
+    column = bad.start() - text.rfind('\n', 0, bad.start())
+    line = text[bad.start() - column + 1:].split('\n', 1)[0].rstrip('\r')
+    raise ValueError(
+        f'{source}:{row}: non-numeric character {bad.group()!r} at column '
+        f'{column} (the format holds ASCII numbers, spaces, tabs and line '
+        f'ends): {_clip(line)!r}')
+  # The line end of the first line (CRLF in the released files, LF after a
+  # conversion) must end every line: a lone CR or LF elsewhere is damage, and
+  # a CR-only file would otherwise read as one line.
+  first_end = text.find('\n')
+  newline = '\r\n' if first_end > 0 and text[first_end - 1] == '\r' else '\n'
+  stray = (_STRAY_IN_CRLF if newline == '\r\n' else _STRAY_IN_LF).search(text)
+  if stray:
+    what = ('carriage return without line feed' if stray.group() == '\r' else
+            'line feed without carriage return')
+    ending = 'CRLF' if newline == '\r\n' else 'LF'
+    first = '' if first_end < 0 else f' (line 1 ends in {ending})'
+    raise ValueError(
+        f'{source}:{line_of(stray.start())}: {what}; line ends must be CRLF '
+        f'or LF, the same on every line{first}.')
+  lines = text.split(newline)
+  # Every line ends with a line end, so a file cut inside its last line is
+  # seen as truncated even where the cut leaves the right number of fields.
+  if lines.pop():
+    raise ValueError(
+        f'{source}: truncated at line {len(lines) + 1}: the line has no line '
+        'end.')
   pos = 0
 
   def fields(count, what):
@@ -102,51 +167,77 @@ def parse_skeleton_text(text, source='<string>'):
     if len(parts) != count:
       raise ValueError(
           f'{source}:{pos + 1}: expected {what} ({count} fields), got '
-          f'{len(parts)} fields: {lines[pos]!r}')
+          f'{len(parts)} fields: {_clip(lines[pos])!r}')
     pos += 1
     return parts
 
-  def to_int(part, what):
+  def to_int(part, what, low=None, high=None):
     try:
-      return int(part)
+      value = int(part)
     except ValueError:
+      # int() also refuses integers of thousands of digits.
+      problem = 'has too many digits' if part.lstrip('+-').isdigit() else (
+          'is not an integer')
       raise ValueError(
-          f'{source}:{pos}: {what} is not an integer: {part!r}') from None
+          f'{source}:{pos}: {what} {problem}: {_clip(part)!r}') from None
+    if low is not None and value < low or high is not None and value > high:
+      bounds = f'below {low}' if high is None else f'outside {low}..{high}'
+      raise ValueError(f'{source}:{pos}: {what} {_clip(part)} is {bounds}.')
+    return value
 
-  num_frames = to_int(fields(1, 'frame count')[0], 'frame count')
+  def single(value):
+    # The recorder wrote .NET single-precision floats: a larger magnitude
+    # means damage, and would turn into inf in the float32 arrays of
+    # `actor_arrays`.  Also false for NaN.
+    return abs(value) <= _FLOAT32_MAX
+
+  num_frames = to_int(fields(1, 'frame count')[0], 'frame count', 0)
   frames = []
   for _ in range(num_frames):
-    num_bodies = to_int(fields(1, 'body count')[0], 'body count')
-    if num_bodies < 0:
-      raise ValueError(f'{source}:{pos}: negative body count {num_bodies}.')
+    num_bodies = to_int(fields(1, 'body count')[0], 'body count', 0)
     bodies = []
     for _ in range(num_bodies):
       head = fields(10, 'body line')
-      ints = [to_int(p, 'body field') for p in head[:7]]
+      body_id = to_int(head[0], 'bodyID', 0, _MAX_BODY_ID)
+      flags = tuple(to_int(p, name, low, high)
+                    for p, (name, low, high) in zip(head[1:7], _FLAG_RANGES))
       try:
         lean = (float(head[7]), float(head[8]))
       except ValueError:
         raise ValueError(
             f'{source}:{pos}: lean is not numeric: {head[7:9]}') from None
-      body_state = to_int(head[9], 'body trackingState')
+      if not all(single(v) for v in lean):
+        raise ValueError(
+            f'{source}:{pos}: lean is non-finite or beyond single precision: '
+            f'{_clip(" ".join(head[7:9]))!r}')
+      body_state = to_int(head[9], 'body trackingState', 0, 2)
       num_joints = to_int(fields(1, 'joint count')[0], 'joint count')
       if num_joints != NUM_JOINTS:
         raise ValueError(
             f'{source}:{pos}: expected {NUM_JOINTS} joints, got {num_joints}.')
+      first = pos + 1
       rows = []
       for _ in range(NUM_JOINTS):
         parts = fields(JOINT_FIELDS, 'joint line')
         try:
-          rows.append([float(p) for p in parts])
+          row = [float(p) for p in parts[:TRACKING]]
         except ValueError:
           raise ValueError(
-              f'{source}:{pos}: non-numeric joint value: {lines[pos - 1]!r}'
-          ) from None
+              f'{source}:{pos}: non-numeric joint value: '
+              f'{_clip(lines[pos - 1])!r}') from None
+        # An integer, not any number: '1.5' or '2e0' is no tracking state.
+        row.append(to_int(parts[TRACKING], 'joint trackingState', 0, 2))
+        rows.append(row)
       joints = np.asarray(rows, dtype=np.float64)
-      if not np.all(np.isfinite(joints)):
-        raise ValueError(f'{source}:{pos - NUM_JOINTS + 1}-{pos}: non-finite '
-                         'joint value.')
-      bodies.append(Body(ints[0], tuple(ints[1:7]), lean, body_state, joints))
+      out_of_range = ~(np.abs(joints) <= _FLOAT32_MAX)
+      if out_of_range.any():
+        j, column = np.argwhere(out_of_range)[0]
+        what = ('non-finite joint value' if not np.isfinite(joints[j, column])
+                else 'joint value beyond single precision')
+        raise ValueError(
+            f'{source}:{first}-{pos}: {what} at line {first + j}, field '
+            f'{column + 1}: {_clip(lines[first + j - 1])!r}')
+      bodies.append(Body(body_id, flags, lean, body_state, joints))
     frames.append(bodies)
   trailing = [i for i in range(pos, len(lines)) if lines[i].strip()]
   if trailing:
@@ -157,9 +248,29 @@ def parse_skeleton_text(text, source='<string>'):
 
 
 def read_skeleton(path):
-  """Reads a `.skeleton` file; see `parse_skeleton_text`."""
-  with open(path, 'r', encoding='ascii', newline='') as f:
-    return parse_skeleton_text(f.read(), source=os.fspath(path))
+  """Reads a `.skeleton` file; see `parse_skeleton_text`.
+
+  Raises:
+    ValueError: naming the path, also for a file that is not ASCII text.
+    OSError: when the file cannot be read.
+  """
+  source = os.fspath(path)
+  with open(path, 'rb') as f:
+    data = f.read()
+  try:
+    text = data.decode('ascii')
+  except UnicodeDecodeError as e:
+    line = data.count(b'\n', 0, e.start) + 1
+    raise ValueError(
+        f'{source}:{line}: not ASCII text (byte 0x{data[e.start]:02x} at '
+        f'offset {e.start}); .skeleton files are ASCII.') from None
+  return parse_skeleton_text(text, source=source)
+
+
+def _clip(text, limit=120):
+  # Keeps error messages readable when damage has merged lines or inflated a
+  # number to thousands of digits.
+  return text if len(text) <= limit else text[:limit] + '...'
 
 
 def _format_float(value):
