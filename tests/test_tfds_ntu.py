@@ -139,5 +139,6 @@ def test_tfds_cli_builds_smoke_config(tmp_path):
        f'--data_dir={tmp_path}'],
       cwd=real_samples.REPO, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
-  info = tmp_path / 'tfds_ntu' / 'synthetic_smoke_rgb' / '1.0.0'
+  info = (tmp_path / 'tfds_ntu' / 'synthetic_smoke_rgb' /
+          str(tfds_ntu.Builder.VERSION))
   assert (info / 'dataset_info.json').exists()
