@@ -108,13 +108,6 @@ def _to_panel(
   return (xy + 0.5) * scale - 0.5
 
 
-def _read_depth(path: str) -> np.ndarray:
-  image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-  if image is None or image.dtype != np.uint16 or image.ndim != 2:
-    raise ValueError(f"{path}: not a single-channel uint16 PNG.")
-  return image
-
-
 def _grey(panel_hw: tuple[int, int], text: str) -> np.ndarray:
   image = np.full((*panel_hw, 3), MISSING, np.uint8)
   drawing.put_text(image, text)
@@ -200,7 +193,7 @@ def sample_panels(
       ),
       panel(
           layout.depth_frame_path(root, name, index),
-          _read_depth,
+          video_io.read_depth_png,
           "full depth",
           layout.DEPTH_SIZE,
           skeleton_file.DEPTH_XY,
@@ -210,7 +203,7 @@ def sample_panels(
       ),
       panel(
           layout.depth_masked_frame_path(root, name, index),
-          _read_depth,
+          video_io.read_depth_png,
           "masked depth",
           layout.DEPTH_SIZE,
           skeleton_file.DEPTH_XY,

@@ -28,6 +28,7 @@ from PIL import Image
 from bodypose_jax import drawing
 from bodypose_jax import models
 from bodypose_jax import tflite_model
+from tfds_ntu import video_io
 
 FLAGS = flags.FLAGS
 
@@ -246,22 +247,10 @@ def _check_input(path: str, modality: str):
     )
 
 
-def _read_png(path: str) -> np.ndarray:
-  image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-  if image is None:
-    raise ValueError(f"{path}: not a readable PNG.")
-  if image.dtype != np.uint16 or image.ndim != 2:
-    raise ValueError(
-        f"{path}: not a single-channel uint16 depth PNG (got {image.dtype} "
-        f"{image.shape})."
-    )
-  return image
-
-
 def _png_frames(files: list[str], first: np.ndarray) -> Iterator[np.ndarray]:
   yield first
   for path in files[1:]:
-    image = _read_png(path)
+    image = video_io.read_depth_png(path)
     if image.shape != first.shape:
       raise ValueError(
           f"{path}: {image.shape} differs from the first frame's "
@@ -311,7 +300,7 @@ def read_frames(path: str, modality: str) -> Iterator[np.ndarray]:
     )
     if not files:
       raise ValueError(f"{path}: the folder holds no .png file.")
-    return _png_frames(files, _read_png(files[0]))
+    return _png_frames(files, video_io.read_depth_png(files[0]))
   capture = cv2.VideoCapture(path)
   ok, first = capture.read() if capture.isOpened() else (False, None)
   if not ok:

@@ -64,6 +64,22 @@ def read_rgb_frame(path, index):
   return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
+def read_depth_png(path):
+  """Reads one depth PNG as [H, W] uint16 millimetres.
+
+  Raises:
+    ValueError: naming `path` when it cannot be read or is not a
+      single-channel uint16 PNG.
+  """
+  image = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
+  if image is None:
+    raise ValueError(f'{path}: not a readable PNG')
+  if image.dtype != np.uint16 or image.ndim != 2:
+    raise ValueError(f'{path}: not a single-channel uint16 PNG (got '
+                     f'{image.dtype} {image.shape})')
+  return image
+
+
 def read_depth_frames(folder, height, width):
   """Reads `(M)Depth-%08d.png` files into [T, height, width, 1] uint16 mm.
 
@@ -85,10 +101,7 @@ def read_depth_frames(folder, height, width):
     raise ValueError(f'{folder}: depth frame numbers are not 1..{len(files)}')
   frames = []
   for f in files:
-    path = os.path.join(folder, f)
-    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if image is None or image.dtype != np.uint16 or image.ndim != 2:
-      raise ValueError(f'{path}: not a single-channel uint16 PNG')
+    image = read_depth_png(os.path.join(folder, f))
     frames.append(cv2.resize(image, (width, height),
                              interpolation=cv2.INTER_NEAREST))
   return np.stack(frames)[..., None]
