@@ -33,9 +33,8 @@ def _render(root, spec=_SPEC, sample=_SAMPLE):
   name = sample.name
   return {
       'skeleton': pathlib.Path(layout.skeleton_path(root, name)).read_bytes(),
-      'depth': video_io.read_depth_frames(
-          os.path.dirname(layout.depth_frame_path(root, name, 0)),
-          *layout.DEPTH_SIZE),
+      'depth': video_io.read_depth_frames(layout.depth_dir(root, name),
+                                          *layout.DEPTH_SIZE),
       'masked': video_io.read_depth_frames(
           layout.depth_masked_dir(root, name), *layout.DEPTH_SIZE),
       'rgb': video_io.read_rgb_video(layout.rgb_path(root, name),

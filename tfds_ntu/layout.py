@@ -80,9 +80,14 @@ def depth_masked_frame_path(root, name, index):
                       f'MDepth-{index + 1:08d}.png')
 
 
+def depth_dir(root, name):
+  """`<root>/nturgb+d_depth/<name>`, holding Depth-%08d.png."""
+  return os.path.join(root, DEPTH_DIR, name)
+
+
 def depth_frame_path(root, name, index):
   """Full depth PNG of 0-based frame `index` (files count from 1)."""
-  return os.path.join(root, DEPTH_DIR, name, f'Depth-{index + 1:08d}.png')
+  return os.path.join(depth_dir(root, name), f'Depth-{index + 1:08d}.png')
 
 
 def skeleton_path(root, name):

@@ -401,8 +401,7 @@ def render_sample(root, spec, sample):
     sensed = np.stack([sensor.degrade_depth(d, rng, spec.noise)
                        for d in depth])
     if 'depth' in spec.modalities:
-      os.makedirs(os.path.dirname(layout.depth_frame_path(root, name, 0)),
-                  exist_ok=True)
+      os.makedirs(layout.depth_dir(root, name), exist_ok=True)
       _write_depth(sensed, lambda t: layout.depth_frame_path(root, name, t))
     if 'depth_masked' in spec.modalities:
       os.makedirs(layout.depth_masked_dir(root, name), exist_ok=True)
