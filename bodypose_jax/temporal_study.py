@@ -95,11 +95,13 @@ def train_and_evaluate_run(config, workdir):
     The evaluation's metrics (`evaluate.evaluate`), reused when an earlier
     call evaluated the same final step.
   """
-  train.train_and_evaluate(config, workdir)
   out_dir = os.path.join(workdir, "stream_eval")
   done = _json(os.path.join(out_dir, "metrics.json"))
   if done and done["step"] == config.num_train_steps:
+    # Finished earlier: restoring it only to re-run its clip evaluation
+    # would change nothing.
     return done
+  train.train_and_evaluate(config, workdir)
   return evaluate_lib.evaluate(workdir, out_dir=out_dir)
 
 
