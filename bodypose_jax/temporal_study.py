@@ -15,12 +15,14 @@ architecture's float32 step to TFLite and times it on one thread. It writes:
 
 Training, evaluation and export resume: what a finished stage wrote is kept
 (latency is measured again), so the same command continues an interrupted
-study. `--num_train_steps` sets the
-budget (default: the config variant's); it runs on whatever JAX finds, CPU by
-default, GPU or TPU when present.
+study. `--num_train_steps` sets the budget (default: the config variant's);
+`--set=input.clip_length=16,batch_size=2` changes any other config field for
+every run (give such a study its own `--out_dir`). It runs on whatever JAX
+finds, CPU by default, GPU or TPU when present.
 """
 
-from collections.abc import Sequence
+import ast
+from collections.abc import Mapping, Sequence
 import itertools
 import json
 import os
@@ -61,12 +63,51 @@ METRICS = (
 )
 
 
-def run_config(modality, cell, protocol, seed, variant, steps, data_dir):
-  """The locked config of one run of the study."""
+def parse_overrides(items: Sequence[str]) -> dict:
+  """`["input.clip_length=16", "dataset.cache=False"]` -> {path: value}.
+
+  Values are Python literals (numbers, tuples, booleans, quoted strings);
+  anything else is taken as a bare string.
+  """
+  overrides = {}
+  for item in items:
+    path, sep, text = item.partition("=")
+    if not sep or not path:
+      raise ValueError(f"Override {item!r} is not of the form field=value.")
+    try:
+      overrides[path.strip()] = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+      overrides[path.strip()] = text
+  return overrides
+
+
+def run_config(
+    modality,
+    cell,
+    protocol,
+    seed,
+    variant,
+    steps,
+    data_dir,
+    overrides: Mapping[str, object] = (),
+):
+  """The locked config of one run of the study.
+
+  Raises:
+    AttributeError, TypeError: for an override naming an unknown field, or of a
+      value the field cannot hold.
+  """
   config = default_config.get_config()
   config.model.cell = cell
   config = default_config.apply_variant(config, variant, modality)
   config.seed = seed
+  for path, value in dict(overrides).items():
+    # The config is locked: a misspelt field fails instead of being added.
+    parent, _, field = path.rpartition(".")
+    target = config
+    for key in filter(None, parent.split(".")):
+      target = target[key]
+    setattr(target, field, value)
   config.dataset.train_split, config.dataset.eval_split = PROTOCOLS[protocol]
   if steps:
     config.num_train_steps = steps
@@ -231,8 +272,12 @@ def study(
     num_train_steps: int | None = None,
     data_dir: str | None = None,
     latency_runs: int = 100,
+    overrides: Mapping[str, object] = (),
 ) -> dict:
   """Runs (or resumes) the whole study and writes its reports.
+
+  `overrides` ({"input.clip_length": 16}) apply to every run; study.json
+  records them.
 
   Returns:
     The contents of study.json: {"runs": [...], "summary": [...]}.
@@ -252,7 +297,14 @@ def study(
     logging.info("Study run %d/%d: %s", i, len(combos), name)
     workdir = os.path.join(out_dir, "runs", name)
     config = run_config(
-        modality, cell, protocol, seed, variant, num_train_steps, data_dir
+        modality,
+        cell,
+        protocol,
+        seed,
+        variant,
+        num_train_steps,
+        data_dir,
+        overrides,
     )
     metrics = train_and_evaluate_run(config, workdir)
     runs.append(
@@ -268,7 +320,11 @@ def study(
     )
     if (modality, cell) not in latencies:
       latencies[(modality, cell)] = latency(workdir, latency_runs)
-  result = {"runs": runs, "summary": summarize(runs, latencies)}
+  result = {
+      "overrides": dict(overrides),
+      "runs": runs,
+      "summary": summarize(runs, latencies),
+  }
   with open(os.path.join(out_dir, "study.json"), "w") as f:
     json.dump(result, f, indent=2)
   with open(os.path.join(out_dir, "study.md"), "w") as f:
@@ -296,6 +352,12 @@ def _define_flags():
   )
   flags.DEFINE_string("data_dir", None, "TFDS data_dir; default TFDS's.")
   flags.DEFINE_integer("latency_runs", 100, "Timed TFLite invokes per model.")
+  flags.DEFINE_list(
+      "set",
+      [],
+      "Config fields for every run: field=value, e.g. "
+      "input.clip_length=16,batch_size=2.",
+  )
 
 
 def main(argv):
@@ -315,6 +377,7 @@ def main(argv):
       FLAGS.num_train_steps,
       FLAGS.data_dir,
       FLAGS.latency_runs,
+      parse_overrides(FLAGS.set),
   )
 
 

@@ -4,6 +4,8 @@ times and reports every run, and a rerun resumes instead of redoing."""
 import json
 import os
 
+import pytest
+
 from bodypose_jax import temporal_study
 
 
@@ -50,3 +52,29 @@ def test_tiny_study_reports_every_run_and_resumes(
       os.path.getmtime(os.path.join(run_dir, "stream_eval", "metrics.json"))
       == stamp
   )
+
+
+def test_overrides_reach_the_run_config_and_misspellings_fail():
+  overrides = temporal_study.parse_overrides(
+      ["input.clip_length=16", "batch_size=2", "dataset.builder_config=x y"]
+  )
+  assert overrides == {
+      "input.clip_length": 16,
+      "batch_size": 2,
+      "dataset.builder_config": "x y",
+  }
+  config = temporal_study.run_config(
+      "depth", "gru", "xview", 1, "synthetic", 50, None, overrides
+  )
+  assert (config.input.clip_length, config.batch_size) == (16, 2)
+  assert config.dataset.eval_split == "xview_test" and config.seed == 1
+  with pytest.raises(AttributeError):
+    temporal_study.run_config(
+        "rgb", "gru", "xsub", 0, "synthetic", 50, None, {"input.clip_len": 16}
+    )
+  with pytest.raises(TypeError):
+    temporal_study.run_config(
+        "rgb", "gru", "xsub", 0, "synthetic", 50, None, {"batch_size": "two"}
+    )
+  with pytest.raises(ValueError, match="field=value"):
+    temporal_study.parse_overrides(["clip_length"])
