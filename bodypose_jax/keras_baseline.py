@@ -152,15 +152,18 @@ def _cell(x, b: int, t: int, m: ml_collections.ConfigDict):
   if m.cell == "none":
     return x
   h, w, c = x.shape[1:]
-  x = _Reshape((b, t, h, w, c), name="unfold_time")(x)
-  x = keras.layers.ConvLSTM2D(
+  y = _Reshape((b, t, h, w, c), name="unfold_time")(x)
+  y = keras.layers.ConvLSTM2D(
       m.cell_features,
       m.cell_kernel,
       padding="same",
       return_sequences=True,
       name="cell",
-  )(x)
-  return _Reshape((b * t, h, w, m.cell_features), name="fold_cell")(x)
+  )(y)
+  y = _Reshape((b * t, h, w, m.cell_features), name="fold_cell")(y)
+  if m.cell_skip:  # models.PoseNet._cell_output
+    return keras.layers.Concatenate(name="cell_skip")([x, y])
+  return y
 
 
 def build_model(config: ml_collections.ConfigDict, channels: int = 3):

@@ -218,7 +218,9 @@ class PoseNet(nn.Module):
 
   The cell runs either on the encoder's final map (`cell_stride` equal to the
   encoder's stride: cheapest, widest receptive field) or after the decoder on
-  the stride-8 grid (finer memory, more compute).
+  the stride-8 grid (finer memory, more compute). With `cell_skip` the
+  frame's own features also pass the cell, concatenated to its output, so
+  the decoder never sees the current frame only through the gated state.
   """
 
   num_joints: int
@@ -236,6 +238,7 @@ class PoseNet(nn.Module):
   cell_features: int = 64
   cell_kernel: int = 3
   cell_stride: int = 16
+  cell_skip: bool = False
   formulation: layers.Formulation = layers.Formulation()
   dtype: Any = None
 
@@ -268,6 +271,12 @@ class PoseNet(nn.Module):
       )
     return skip, top
 
+  def _cell_output(self, x, y):
+    """The cell's output y, with its input x beside it under `cell_skip`."""
+    if self.cell_skip and self.cell != "none":
+      return jnp.concatenate([x, y.astype(x.dtype)], axis=-1)
+    return y
+
   def _after_cell(self, skip, x, train):
     if self.cell_stride != 8:
       x = self.fuse(x, skip, train)
@@ -294,8 +303,9 @@ class PoseNet(nn.Module):
         in_axes=1,
         out_axes=1,
     )
-    _, x = scan(self.recurrent, carry, x)
-    out = self._after_cell(skip, x.reshape(b * t, *x.shape[2:]), train)
+    _, y = scan(self.recurrent, carry, x)
+    y = self._cell_output(x, y)
+    out = self._after_cell(skip, y.reshape(b * t, *y.shape[2:]), train)
     return jax.tree.map(lambda y: y.reshape(b, t, *y.shape[1:]), out)
 
   def step(self, frame, carry):
@@ -309,8 +319,8 @@ class PoseNet(nn.Module):
       (outputs, new_carry): heatmaps [B, h, w, J], offsets [B, h, w, J, 2].
     """
     skip, x = self._before_cell(frame, train=False)
-    carry, x = self.recurrent(carry, x)
-    return self._after_cell(skip, x, train=False), carry
+    carry, y = self.recurrent(carry, x)
+    return self._after_cell(skip, self._cell_output(x, y), train=False), carry
 
   def initial_state(self, frame_shape):
     """Zero state for frames of shape [B, H, W, C]."""

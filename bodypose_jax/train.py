@@ -53,6 +53,7 @@ def create_model(config: ml_collections.ConfigDict) -> models.PoseNet:
       cell_features=m.cell_features,
       cell_kernel=m.cell_kernel,
       cell_stride=m.cell_stride,
+      cell_skip=m.cell_skip,
       formulation=layers.Formulation(
           m.depthwise_impl, m.pointwise_impl, m.dense_impl
       ),

@@ -59,6 +59,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.cell_features = 64
   config.model.cell_kernel = 3
   config.model.cell_stride = 16  # 8, or the encoder's final stride
+  # Concatenate the frame's own features to the cell's output, so memory adds
+  # to the single-frame path instead of replacing it.
+  config.model.cell_skip = False
   # Convolution formulations (layers.py) and compute precision; 'auto' lets
   # hardware.py choose per backend (CPU: shifted, matmul, im2col, float32;
   # GPU/TPU: grouped, conv, conv, bfloat16). Parameters are always float32.

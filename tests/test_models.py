@@ -90,8 +90,11 @@ def test_formulations_share_parameters_and_outputs():
 
 @pytest.mark.parametrize("cell", ["gru", "lstm", "none"])
 @pytest.mark.parametrize("cell_stride", [8, 16])
-def test_streaming_step_matches_scanned_clip(cell, cell_stride):
-  model = models.PoseNet(cell=cell, cell_stride=cell_stride, **TINY)
+@pytest.mark.parametrize("cell_skip", [False, True])
+def test_streaming_step_matches_scanned_clip(cell, cell_stride, cell_skip):
+  model = models.PoseNet(
+      cell=cell, cell_stride=cell_stride, cell_skip=cell_skip, **TINY
+  )
   frames = jax.random.normal(jax.random.key(0), (2, 4, 32, 48, 3))
   variables = model.init(jax.random.key(1), frames)
   # Perturb batch stats so inference-mode normalisation is not the identity.
@@ -124,6 +127,24 @@ def test_cell_memory_changes_later_frames_only(cell):
   b = model.apply(variables, changed)["heatmaps"]
   np.testing.assert_array_equal(a[:, 0], b[:, 0])
   assert not np.allclose(a[:, 2], b[:, 2])
+
+
+def test_cell_skip_feeds_the_decoder_the_cells_input_beside_its_state():
+  def fuse_inputs(**kwargs):
+    model = models.PoseNet(**TINY, **kwargs)
+    params = model.init(jax.random.key(0), jnp.zeros((1, 2, 32, 32, 3)))
+    (kernel,) = jax.tree.leaves(
+        params["params"]["fuse"]["ConvBN_0"]["PointwiseConv_0"]
+    )
+    return kernel.shape[-2]
+
+  encoder = fuse_inputs(cell="none")
+  assert fuse_inputs(cell="gru") == TINY["cell_features"]
+  assert fuse_inputs(cell="gru", cell_skip=True) == (
+      encoder + TINY["cell_features"]
+  )
+  # Without a cell there is nothing to skip.
+  assert fuse_inputs(cell="none", cell_skip=True) == encoder
 
 
 def test_unknown_cell_is_an_error():
