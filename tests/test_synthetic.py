@@ -34,9 +34,9 @@ def _render(root, spec=_SPEC, sample=_SAMPLE):
   return {
       'skeleton': pathlib.Path(layout.skeleton_path(root, name)).read_bytes(),
       'depth': video_io.read_depth_frames(layout.depth_dir(root, name),
-                                          *layout.DEPTH_SIZE),
+                                          *layout.DEPTH_SIZE)[0],
       'masked': video_io.read_depth_frames(
-          layout.depth_masked_dir(root, name), *layout.DEPTH_SIZE),
+          layout.depth_masked_dir(root, name), *layout.DEPTH_SIZE)[0],
       'rgb': video_io.read_rgb_video(layout.rgb_path(root, name),
                                      *layout.RGB_SIZE),
   }

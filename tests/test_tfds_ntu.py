@@ -12,6 +12,7 @@ import tensorflow_datasets as tfds
 
 import tfds_ntu
 from tfds_ntu import layout
+from tfds_ntu import skeleton_file
 from tfds_ntu import synthetic
 from tfds_ntu import video_io
 
@@ -102,34 +103,120 @@ def test_build_and_load_smoke(tmp_path, config, channels, dtype):
   assert _check_split(data_dir, config, 'xview_test', channels, dtype) == 4
 
 
-def test_manual_dir_skips_bad_samples_with_a_warning(tmp_path, caplog):
+def _render_manual_dir(tmp_path, **spec_changes):
+  """A tiny synthetic set in the real layout, with an empty missing list."""
   manual = str(tmp_path / 'ntu')
   spec = dataclasses.replace(
       tfds.builder('tfds_ntu/synthetic_smoke_rgb').builder_config.synthetic,
-      num_frames=4)
+      num_frames=4, setups=(1, 2), cameras=(1, 2), **spec_changes)
   samples = synthetic.render_dataset(manual, spec)
-  broken = layout.skeleton_path(manual, samples[0].name)
-  with open(broken, newline='') as f:
-    lines = f.readlines()
-  with open(broken, 'w', newline='') as f:
-    f.writelines(lines[:-3])  # Cut off where a joint line should start.
-  os.remove(layout.rgb_path(manual, samples[1].name))
-  builder = tfds.builder('tfds_ntu/rgb', data_dir=str(tmp_path / 'data'))
+  pathlib.Path(manual, layout.MISSING_SKELETON_LISTS[0]).write_text('')
+  return manual, samples
+
+
+def _build(tmp_path, config, manual):
+  builder = tfds.builder(f'tfds_ntu/{config}', data_dir=str(tmp_path / 'data'))
   builder.download_and_prepare(
       download_config=tfds.download.DownloadConfig(manual_dir=manual))
-  total = sum(builder.info.splits[s].num_examples for s in _SPLITS)
-  assert total == 2 * (len(samples) - 2)
+  return builder
+
+
+def test_manual_dir_skips_bad_samples_and_stores_a_summary(tmp_path, caplog):
+  manual, samples = _render_manual_dir(tmp_path)
+  names = [s.name for s in samples]
+  bad = {}
+  # Cut off where a joint line should start.
+  path = layout.skeleton_path(manual, names[0])
+  with open(path, newline='') as f:
+    lines = f.readlines()
+  with open(path, 'w', newline='') as f:
+    f.writelines(lines[:-3])
+  bad[names[0]] = f'{names[0]}.skeleton: truncated'
+  pathlib.Path(layout.skeleton_path(manual, names[1])).write_bytes(b'')
+  bad[names[1]] = f'{names[1]}.skeleton'
+  os.remove(layout.rgb_path(manual, names[2]))
+  bad[names[2]] = f'{names[2]}_rgb.avi missing'
+  pathlib.Path(layout.rgb_path(manual, names[3])).write_bytes(b'\0' * 4096)
+  bad[names[3]] = f'{names[3]}_rgb.avi: cv2 cannot open'
+  # A valid file whose frames hold no body.
+  pathlib.Path(layout.skeleton_path(manual, names[4])).write_text(
+      '2\r\n0\r\n0\r\n')
+  bad[names[4]] = 'no body in any frame'
+  pathlib.Path(manual, layout.MISSING_SKELETON_LISTS[0]).write_text(
+      f'{names[5]}\n\n')
+  bad[names[5]] = 'listed as missing skeletons'
+  os.symlink(layout.rgb_path(manual, names[6]),
+             layout.rgb_path(manual, 'S001C001P001R001A999'))
+  pathlib.Path(layout.skeleton_path(manual, 'S001C001P001R001A999')).write_text(
+      '')
+  bad['S001C001P001R001A999'] = "bad NTU sample name 'S001C001P001R001A999'"
+
+  builder = _build(tmp_path, 'rgb', manual)
+  counts = {s: info.num_examples for s, info in builder.info.splits.items()}
+  good = [layout.parse_name(n) for n in names if n not in bad]
+  expected = {}
+  for protocol, trains in layout.PROTOCOLS.items():
+    expected[f'{protocol}_train'] = sum(trains(s) for s in good)
+    expected[f'{protocol}_test'] = sum(not trains(s) for s in good)
+  assert counts == expected
   messages = ' '.join(r.getMessage() for r in caplog.records)
-  assert f'{samples[0].name}.skeleton: truncated' in messages
-  assert f'{samples[1].name}_rgb.avi missing' in messages
+  for name, reason in bad.items():
+    assert reason in messages, name
+
+  # The summary is stored with the dataset: a fresh builder reads it back.
+  summary = tfds.builder('tfds_ntu/rgb', data_dir=str(tmp_path / 'data')
+                         ).info.metadata['build_summary']
+  assert summary['samples_found'] == len(names) - 2
+  assert summary['skipped_before_reading'] == {
+      'bad_name': 1, 'listed_missing_skeleton': 1, 'no_rgb': 1}
+  skipped = {}
+  for split in counts:
+    assert summary['splits'][split]['examples'] == counts[split]
+    for reason, n in summary['splits'][split]['skipped'].items():
+      skipped[reason] = skipped.get(reason, 0) + n
+  # Each decoding fault is met once per protocol.
+  assert skipped == {'skeleton': 6, 'video': 3, 'no_body': 3}
+
+
+def test_depth_folders_with_gaps_keep_their_frames(tmp_path, caplog):
+  manual, samples = _render_manual_dir(
+      tmp_path, modalities=('depth', 'depth_masked'))
+  names = [s.name for s in samples if layout.is_xview_train(s)]
+  os.remove(layout.depth_frame_path(manual, names[0], 1))
+  pathlib.Path(layout.depth_frame_path(manual, names[1], 2)).write_bytes(
+      b'\x89PNG broken')
+  builder = _build(tmp_path, 'depth_full', manual)
+  ds = tfds.as_numpy(builder.as_dataset(split='xview_train'))
+  examples = {ex['name'].decode(): ex for ex in ds}
+  assert set(examples) == set(names) - {names[1]}
+  assert {len(ex['frames']) for n, ex in examples.items()} == {3, 4}
+  # Frames 1, 3 and 4 remain, each with its own skeleton frame.
+  gap = examples[names[0]]
+  assert len(gap['frames']) == 3
+  actor = skeleton_file.main_actor(
+      skeleton_file.read_skeleton(layout.skeleton_path(manual, names[0])))
+  scale = np.array([256 / 512, 212 / 424], np.float32)
+  np.testing.assert_allclose(gap['joints_2d'],
+                             actor.depth_xy[[0, 2, 3]] * scale, atol=1e-4)
+  messages = ' '.join(r.getMessage() for r in caplog.records)
+  assert f'{names[1]}/Depth-00000003.png: not a readable PNG' in messages
+  summary = builder.info.metadata['build_summary']
+  assert summary['splits']['xview_train']['skipped'] == {'depth': 1}
 
 
 def test_manual_dir_without_samples_says_what_it_looked_for(tmp_path):
   builder = tfds.builder('tfds_ntu/depth', data_dir=str(tmp_path / 'data'))
+  config = tfds.download.DownloadConfig(manual_dir=str(tmp_path))
+  with pytest.raises(ValueError, match='NTU_RGBD_samples_with_missing_skel.*'
+                     'github.com/shahroudy'):
+    builder.download_and_prepare(download_config=config)
+  (tmp_path / layout.MISSING_SKELETON_LISTS[1]).write_text('S001C001P001R001A001\n')
   with pytest.raises(ValueError, match='no NTU sample under .*nturgbd_skeletons'
                      '.*MDepth'):
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-        manual_dir=str(tmp_path)))
+    builder.download_and_prepare(download_config=config)
+  (tmp_path / layout.MISSING_SKELETON_LISTS[1]).write_text('S001C001\n')
+  with pytest.raises(ValueError, match='NTU_RGBD120.*txt:1: bad NTU sample'):
+    builder.download_and_prepare(download_config=config)
 
 
 def test_tfds_cli_builds_smoke_config(tmp_path):

@@ -25,6 +25,11 @@ XSUB_TRAIN_PERFORMERS_120 = XSUB_TRAIN_PERFORMERS_60 | frozenset(
      82, 83, 84, 85, 86, 89, 91, 92, 93, 94, 95, 97, 98, 100, 103))
 # Cross-view: cameras 2 and 3 train, camera 1 tests.
 XVIEW_TRAIN_CAMERAS = frozenset((2, 3))
+# The dataset authors' lists of samples without usable skeletons (302 in
+# NTU-60, 535 in NTU-120), as published beside the dataset at
+# https://github.com/shahroudy/NTURGB-D/tree/master/Matlab .
+MISSING_SKELETON_LISTS = ('NTU_RGBD_samples_with_missing_skeletons.txt',
+                          'NTU_RGBD120_samples_with_missing_skeletons.txt')
 
 _NAME_RE = re.compile(r'S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})')
 
@@ -103,3 +108,35 @@ def is_xsub_train(sample):
 def is_xview_train(sample):
   """Whether a sample is in the cross-view training side."""
   return sample.camera in XVIEW_TRAIN_CAMERAS
+
+
+def is_xset_train(sample):
+  """Whether a sample is in NTU-120's cross-setup training side (even setups)."""
+  return sample.setup % 2 == 0
+
+
+# Protocol -> whether a sample trains; the rest test.
+PROTOCOLS = {
+    'xsub': is_xsub_train,
+    'xview': is_xview_train,
+    'xset': is_xset_train,
+}
+
+
+def read_sample_list(path):
+  """The sample names listed in a text file, one per line (blank lines ok).
+
+  Raises:
+    ValueError: naming the file and line of anything that is not a name.
+  """
+  names = set()
+  with open(path, encoding='ascii', errors='replace') as f:
+    for number, line in enumerate(f, 1):
+      line = line.strip()
+      if not line:
+        continue
+      try:
+        names.add(parse_name(line).name)
+      except ValueError as e:
+        raise ValueError(f'{path}:{number}: {e}') from None
+  return names

@@ -1,4 +1,4 @@
-"""TFDS builder for NTU RGB+D (60/120): video or masked depth + 2D/3D joints.
+"""TFDS builder for NTU RGB+D (60/120): video or depth + 2D/3D joints.
 
 One example per NTU sample: the frames resized to the config's stored size,
 and the main actor's joints (see `skeleton_file.main_actor_id`) per frame.
@@ -8,15 +8,26 @@ then read it through the same code.
 
     tfds build tfds_ntu --config=synthetic_rgb --data_dir=DIR
     tfds build tfds_ntu --config=rgb --manual_dir=NTU_ROOT --data_dir=DIR
+    # The full dataset, on Apache Beam (here its local runner, 16 workers):
+    tfds build tfds_ntu --config=rgb --manual_dir=NTU_ROOT --data_dir=DIR \
+      --beam_pipeline_options="runner=DirectRunner,direct_num_workers=16,direct_running_mode=multi_processing"
 
-Splits: `xsub_train` / `xsub_test` (cross-subject: training performers are
-`layout.XSUB_TRAIN_PERFORMERS_120`, which on NTU-60 data is exactly the
-NTU-60 list) and `xview_train` / `xview_test` (cameras 2, 3 / camera 1).
+Without Beam options the examples are generated in this process.
+
+Splits, per protocol in the config's `protocols`: `xsub_train` / `xsub_test`
+(cross-subject: training performers are `layout.XSUB_TRAIN_PERFORMERS_120`,
+which on NTU-60 data is exactly the NTU-60 list), `xview_train` /
+`xview_test` (cameras 2, 3 / camera 1) and `xset_train` / `xset_test`
+(NTU-120's cross-setup: even / odd setups). Samples the dataset authors list
+as missing skeletons are left out, and every sample that cannot be read is
+skipped with a log line; `builder.info.metadata['build_summary']` counts them
+(`build_summary.py`).
 """
 
 import collections
 from concurrent import futures
 import dataclasses
+import functools
 import os
 from typing import Optional
 
@@ -24,12 +35,13 @@ from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
 
+from tfds_ntu import build_summary
 from tfds_ntu import layout
 from tfds_ntu import skeleton_file
 from tfds_ntu import synthetic as synthetic_lib
 from tfds_ntu import video_io
 
-MODALITIES = ('rgb', 'depth_masked')
+MODALITIES = ('rgb', 'depth_masked', 'depth')
 _CITATION = """@inproceedings{shahroudy2016ntu,
   title={NTU RGB+D: A Large Scale Dataset for 3D Human Activity Analysis},
   author={Shahroudy, Amir and Liu, Jun and Ng, Tian-Tsong and Wang, Gang},
@@ -43,16 +55,23 @@ class NtuConfig(tfds.core.BuilderConfig):
   """Config: which modality, stored frame size, and real or synthetic data.
 
   Attributes:
-    modality: 'rgb' (colour video) or 'depth_masked' (masked depth PNGs).
+    modality: 'rgb' (colour video), 'depth_masked' (masked depth PNGs) or
+      'depth' (full depth PNGs).
     height: stored frame height.
     width: stored frame width.
     synthetic: None to read real data from the manual dir, else the spec of
       the dataset to render.
+    protocols: the `layout.PROTOCOLS` stored as `<protocol>_train` and
+      `<protocol>_test` splits.
+    exclude_missing_skeletons: leave out the samples in the authors' lists
+      (`layout.MISSING_SKELETON_LISTS`, read from the manual dir).
   """
   modality: str = 'rgb'
   height: int = 144
   width: int = 256
   synthetic: Optional[synthetic_lib.SyntheticSpec] = None
+  protocols: tuple[str, ...] = ('xsub', 'xview', 'xset')
+  exclude_missing_skeletons: bool = True
 
 
 # Cross-subject needs performers on both sides: 1, 4 train; 3, 7 test. Two
@@ -66,8 +85,11 @@ _SMOKE = synthetic_lib.SyntheticSpec(
     seed=0, setups=(1,), cameras=(1, 2, 3), performers=(1, 3),
     replications=(1,), actions=(23, 58), num_frames=12, modalities=('rgb',))
 # Depth configs render the full depth too, so the files are NTU's whole
-# depth release (the builder stores the masked one).
+# depth release.
 _DEPTH_ONLY = dict(modalities=('depth', 'depth_masked'))
+# The smoke set has one setup, so no cross-setup split.
+_SMOKE_PROTOCOLS = ('xsub', 'xview')
+_BEAM_NAMESPACE = 'tfds_ntu'
 # Samples decoded at once: cv2 releases the GIL while decoding and resizing.
 _READ_THREADS = 2
 
@@ -75,26 +97,41 @@ _READ_THREADS = 2
 class Builder(tfds.core.GeneratorBasedBuilder):
   """NTU RGB+D pose sequences (real via manual_dir, or synthetic)."""
 
-  VERSION = tfds.core.Version('1.1.0')
+  VERSION = tfds.core.Version('1.2.0')
+  _use_beam = False  # set per build by `_download_and_prepare`
   RELEASE_NOTES = {
       '1.0.0': 'Initial release.',
       '1.1.0': 'Synthetic configs: 14 actions (3 two-person), furnished '
                'rooms, passing objects, sensor noise; depth ones also '
                'render full depth.',
+      '1.2.0': 'Cross-setup splits; full-depth configs; the authors\' '
+               'missing-skeleton lists excluded; depth folders with gaps '
+               'kept; a build summary in the metadata; Apache Beam.',
   }
   MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
-  Download NTU RGB+D (60 or 120) from
-  https://rose1.ntu.edu.sg/dataset/actionRecognition/ and extract it so that `--manual_dir` holds:
+  Download NTU RGB+D 60 or 120 from
+  https://rose1.ntu.edu.sg/dataset/actionRecognition/ (the archives for the
+  modality you build, and the skeletons), and the authors' lists of samples
+  with missing skeletons from
+  https://github.com/shahroudy/NTURGB-D/tree/master/Matlab . Extract them so
+  that `--manual_dir` holds:
     {layout.SKELETON_DIR}/<name>.skeleton            (every config)
     {layout.RGB_DIR}/<name>_rgb.avi                  (config `rgb`)
     {layout.DEPTH_MASKED_DIR}/<name>/MDepth-%08d.png (config `depth`)
-  where <name> is SsssCcccPpppRrrrAaaa. The `synthetic*` configs need nothing.
+    {layout.DEPTH_DIR}/<name>/Depth-%08d.png          (config `depth_full`)
+    {layout.MISSING_SKELETON_LISTS[0]}
+    {layout.MISSING_SKELETON_LISTS[1]}  (NTU-120)
+  where <name> is SsssCcccPpppRrrrAaaa. The archives of NTU-60 and of
+  NTU-120's second half extract into the same folders. The `synthetic*`
+  configs need nothing.
   """
   BUILDER_CONFIGS = [
       NtuConfig(name='rgb', description='Real colour video, 144x256.',
                 modality='rgb', height=144, width=256),
       NtuConfig(name='depth', description='Real masked depth, 212x256.',
                 modality='depth_masked', height=212, width=256),
+      NtuConfig(name='depth_full', description='Real full depth, 212x256.',
+                modality='depth', height=212, width=256),
       NtuConfig(name='synthetic_rgb',
                 description='Rendered NTU-format colour video, 144x256.',
                 modality='rgb', height=144, width=256, synthetic=SYNTHETIC_SPEC),
@@ -102,19 +139,29 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 description='Rendered NTU-format masked depth, 212x256.',
                 modality='depth_masked', height=212, width=256,
                 synthetic=dataclasses.replace(SYNTHETIC_SPEC, **_DEPTH_ONLY)),
+      NtuConfig(name='synthetic_depth_full',
+                description='Rendered NTU-format full depth, 212x256.',
+                modality='depth', height=212, width=256,
+                synthetic=dataclasses.replace(SYNTHETIC_SPEC, **_DEPTH_ONLY)),
       NtuConfig(name='synthetic_smoke_rgb',
                 description='Tiny rendered colour set for tests, 72x128.',
-                modality='rgb', height=72, width=128, synthetic=_SMOKE),
+                modality='rgb', height=72, width=128, synthetic=_SMOKE,
+                protocols=_SMOKE_PROTOCOLS),
       NtuConfig(name='synthetic_smoke_depth',
                 description='Tiny rendered masked depth set for tests, '
                 '106x128.', modality='depth_masked', height=106, width=128,
-                synthetic=dataclasses.replace(_SMOKE, **_DEPTH_ONLY)),
+                synthetic=dataclasses.replace(_SMOKE, **_DEPTH_ONLY),
+                protocols=_SMOKE_PROTOCOLS),
   ]
 
   def _info(self):
     config = self.builder_config
     if config.modality not in MODALITIES:
       raise ValueError(f'modality {config.modality!r} not in {MODALITIES}')
+    unknown = set(config.protocols) - set(layout.PROTOCOLS)
+    if unknown:
+      raise ValueError(f'protocols {sorted(unknown)} not in '
+                       f'{tuple(layout.PROTOCOLS)}')
     size = (config.height, config.width)
     if config.modality == 'rgb':
       frames = tfds.features.Video(shape=(None, *size, 3),
@@ -141,51 +188,92 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         }),
         homepage='https://rose1.ntu.edu.sg/dataset/actionRecognition/',
         citation=_CITATION,
+        metadata=tfds.core.MetadataDict(),
     )
+
+  def _download_and_prepare(self, dl_manager, download_config):
+    # Beam runs when the build was given a runner or pipeline options
+    # (`tfds build --beam_pipeline_options=...`); `_generate_examples` reads
+    # this to return a PTransform instead of a generator.
+    self._use_beam = bool(download_config.beam_runner or
+                          download_config.beam_options)
+    super()._download_and_prepare(dl_manager, download_config)
+    logging.info('Build summary (stored in metadata.json):\n%s',
+                 build_summary.format_summary(self._summary))
+
+  @property
+  def _summary(self):
+    return self.info.metadata['build_summary']
 
   def _split_generators(self, dl_manager):
     config = self.builder_config
+    listed = set()
     if config.synthetic is not None:
       root = os.path.join(os.fspath(dl_manager.download_dir), config.name)
       synthetic_lib.render_dataset(root, config.synthetic)
     else:
       root = os.fspath(dl_manager.manual_dir)
-    samples = _find_samples(root, config.modality)
-    protocols = {
-        'xsub_train': layout.is_xsub_train,
-        'xsub_test': lambda s: not layout.is_xsub_train(s),
-        'xview_train': layout.is_xview_train,
-        'xview_test': lambda s: not layout.is_xview_train(s),
-    }
+      if config.exclude_missing_skeletons:
+        listed = _missing_skeleton_list(root)
+    samples, skipped = _find_samples(root, config.modality, listed)
+    self.info.metadata['build_summary'] = build_summary.new(
+        len(samples), skipped)
     splits = {}
-    for split, is_in in protocols.items():
-      chosen = [s for s in samples if is_in(s)]
-      if not chosen:
-        raise ValueError(f'{root}: no sample for split {split}')
-      splits[split] = self._generate_examples(root, chosen, split)
+    for protocol in config.protocols:
+      trains = layout.PROTOCOLS[protocol]
+      for side, wanted in (('train', True), ('test', False)):
+        split = f'{protocol}_{side}'
+        chosen = [s for s in samples if trains(s) == wanted]
+        if not chosen:
+          raise ValueError(f'{root}: no sample for split {split}')
+        splits[split] = self._generate_examples(root, chosen, split)
     return splits
 
   def _generate_examples(self, root, samples, split):
-    skipped = 0
+    read = functools.partial(_read_or_skip, root, self.builder_config)
+    if self._use_beam:
+      beam = tfds.core.lazy_imports.apache_beam
+      return (beam.Create(samples)
+              | f'Read_{split}' >> beam.FlatMap(_beam_examples, read, split))
+    return self._local_examples(read, samples, split, root)
 
-    def read(sample):
-      try:
-        return _read_example(root, sample, self.builder_config)
-      except (ValueError, OSError) as e:
-        return e
-
-    for sample, example in zip(samples, _bounded_map(read, samples)):
-      if isinstance(example, Exception):
-        logging.warning('Skipping %s: %s', sample.name, example)
-        skipped += 1
+  def _local_examples(self, read, samples, split, root):
+    skipped = collections.Counter()
+    for sample, (example, reason) in zip(samples, _bounded_map(read, samples)):
+      if example is None:
+        skipped[reason] += 1
         continue
       yield sample.name, example
-    logging.info('Split %s: %d examples, %d skipped.', split,
-                 len(samples) - skipped, skipped)
-    if skipped == len(samples):
-      raise ValueError(
-          f'{root}: all {skipped} samples of split {split} are invalid '
-          '(see the warnings above).')
+    build_summary.add_split(self._summary, split,
+                            len(samples) - sum(skipped.values()), skipped)
+    logging.info('Split %s: %d examples, skipped %s.', split,
+                 len(samples) - sum(skipped.values()), dict(skipped))
+    build_summary.check_nonempty(self._summary, root)
+
+  def _process_pipeline_result(self, pipeline_result):
+    beam = tfds.core.lazy_imports.apache_beam
+    query = pipeline_result.metrics().query(
+        beam.metrics.MetricsFilter().with_namespace(_BEAM_NAMESPACE))
+    counters = {c.key.metric.name: c.committed if c.committed is not None
+                else c.attempted for c in query['counters']}
+    build_summary.from_counters(self._summary,
+                                _split_names(self.builder_config), counters)
+    build_summary.check_nonempty(self._summary, 'the Beam build')
+
+
+def _split_names(config):
+  return [f'{p}_{side}' for p in config.protocols for side in ('train', 'test')]
+
+
+def _beam_examples(sample, read, split):
+  """Beam's FlatMap: the sample's (key, example), or nothing, counted."""
+  beam = tfds.core.lazy_imports.apache_beam
+  example, reason = read(sample)
+  beam.metrics.Metrics.counter(
+      _BEAM_NAMESPACE,
+      build_summary.counter_name(split, reason or 'examples')).inc()
+  if example is not None:
+    yield sample.name, example
 
 
 def _bounded_map(fn, items):
@@ -204,14 +292,41 @@ def _bounded_map(fn, items):
 def _modality_path(root, name, modality):
   if modality == 'rgb':
     return layout.rgb_path(root, name)
+  if modality == 'depth':
+    return layout.depth_dir(root, name)
   return layout.depth_masked_dir(root, name)
 
 
-def _find_samples(root, modality):
+def _missing_skeleton_list(root):
+  """The names in the authors' missing-skeleton lists found in `root`.
+
+  Raises:
+    ValueError: when neither list is there, saying where to get them.
+  """
+  paths = [os.path.join(root, f) for f in layout.MISSING_SKELETON_LISTS]
+  present = [p for p in paths if os.path.exists(p)]
+  if not present:
+    raise ValueError(
+        f'{root}: none of {layout.MISSING_SKELETON_LISTS} found. Download '
+        'them from https://github.com/shahroudy/NTURGB-D/tree/master/Matlab '
+        'into the manual dir, or build a config with '
+        'exclude_missing_skeletons=False.')
+  names = set()
+  for path in present:
+    names |= layout.read_sample_list(path)
+  logging.info('%d samples listed as missing skeletons in %s.', len(names),
+               present)
+  return names
+
+
+def _find_samples(root, modality, listed=frozenset()):
   """Samples with a skeleton file and the modality's file or folder.
 
-  Names present on one side only, or not of the form SsssCcccPpppRrrrAaaa,
-  are skipped with a warning.
+  Names present on one side only, not of the form SsssCcccPpppRrrrAaaa, or
+  in `listed`, are skipped with a warning.
+
+  Returns:
+    The samples, sorted, and {reason: count} of those skipped.
 
   Raises:
     ValueError: when no sample has both, saying where it looked.
@@ -222,58 +337,102 @@ def _find_samples(root, modality):
   if os.path.isdir(skeleton_dir):
     skeletons = {f[:-len(suffix)] for f in os.listdir(skeleton_dir)
                  if f.endswith(suffix)}
+  skipped = collections.Counter()
+  for name in sorted(skeletons & listed):
+    logging.warning('Skipping %s: listed as missing skeletons.', name)
+    skipped['listed_missing_skeleton'] += 1
+  skeletons -= listed
   found = {n for n in skeletons
            if os.path.exists(_modality_path(root, n, modality))}
   for name in sorted(skeletons - found):
     logging.warning('Skipping %s: %s missing.', name,
                     _modality_path(root, name, modality))
+    skipped[f'no_{modality}'] += 1
   samples = []
   for name in sorted(found):
     try:
       samples.append(layout.parse_name(name))
     except ValueError as e:
       logging.warning('Skipping %s', e)
+      skipped['bad_name'] += 1
   if not samples:
     wanted = _modality_path(root, 'SsssCcccPpppRrrrAaaa', modality)
-    if modality == 'depth_masked':
-      wanted = os.path.join(wanted, 'MDepth-%08d.png')
+    if modality != 'rgb':
+      prefix = 'Depth' if modality == 'depth' else 'MDepth'
+      wanted = os.path.join(wanted, f'{prefix}-%08d.png')
     raise ValueError(
         f'no NTU sample under {root}: looked for {skeleton_dir}/'
-        f'SsssCcccPpppRrrrAaaa{suffix} with a matching {wanted}')
-  logging.info('%d samples under %s (%d skeletons without %s data).',
-               len(samples), root, len(skeletons) - len(found), modality)
-  return samples
+        f'SsssCcccPpppRrrrAaaa{suffix} with a matching {wanted}'
+        + (f' ({len(listed & (skeletons | listed))} listed as missing '
+           'skeletons)' if listed else ''))
+  logging.info('%d samples under %s; skipped before reading: %s.',
+               len(samples), root, dict(skipped))
+  return samples, skipped
+
+
+def _read_or_skip(root, config, sample):
+  """(example, None), or (None, reason) after logging why it is skipped."""
+  try:
+    return _read_example(root, sample, config), None
+  except build_summary.SampleError as e:
+    logging.warning('Skipping %s: %s', sample.name, e)
+    return None, e.reason
+
+
+def _stage(reason, fn, *args):
+  """fn(*args), with its ValueError or OSError turned into a SampleError."""
+  try:
+    return fn(*args)
+  except (ValueError, OSError) as e:
+    raise build_summary.SampleError(reason, str(e)) from e
 
 
 def _read_example(root, sample, config):
   """Decodes one sample into the feature dict.
 
+  Frames are matched to skeleton frames by number; a depth folder with gaps
+  keeps the frames it has.
+
   Raises:
-    ValueError, OSError: on a missing, malformed or empty file.
+    build_summary.SampleError: naming the file, on a missing, malformed or
+      empty file.
   """
   name = sample.name
-  frames_by_body = skeleton_file.read_skeleton(layout.skeleton_path(root, name))
+  skeleton = layout.skeleton_path(root, name)
+  frames_by_body = _stage(build_summary.SKELETON, skeleton_file.read_skeleton,
+                          skeleton)
   try:
     actor = skeleton_file.main_actor(frames_by_body)
   except ValueError as e:
-    raise ValueError(f'{layout.skeleton_path(root, name)}: {e}') from None
+    raise build_summary.SampleError(build_summary.NO_BODY,
+                                    f'{skeleton}: {e}') from None
   path = _modality_path(root, name, config.modality)
   if config.modality == 'rgb':
-    frames = video_io.read_rgb_video(path, config.height, config.width)
+    frames = _stage(build_summary.VIDEO, video_io.read_rgb_video, path,
+                    config.height, config.width)
+    indices = np.arange(len(frames))
     pixels, (full_h, full_w) = actor.color_xy, layout.RGB_SIZE
   else:
-    frames = video_io.read_depth_frames(path, config.height, config.width)
+    frames, numbers = _stage(build_summary.DEPTH, video_io.read_depth_frames,
+                             path, config.height, config.width)
+    indices = numbers - 1
     pixels, (full_h, full_w) = actor.depth_xy, layout.DEPTH_SIZE
-  # Kinect drops or duplicates a few frames between streams; keep the
-  # common prefix.
-  n = min(len(frames), len(frames_by_body))
+  # Kinect drops or duplicates a few frames between streams: keep the
+  # frames that have both an image and a skeleton.
+  keep = indices < len(frames_by_body)
+  if not keep.any():
+    raise build_summary.SampleError(
+        build_summary.NO_FRAMES,
+        f'{path}: none of its {len(frames)} frames has a skeleton frame in '
+        f'{skeleton} ({len(frames_by_body)} frames)')
+  frames, indices = frames[keep], indices[keep]
   scale = np.array([config.width / full_w, config.height / full_h], np.float32)
   return {
-      'frames': frames[:n],
-      'joints_2d': pixels[:n] * scale,
-      'joints_3d': actor.joints_3d[:n],
-      'tracking_state': actor.tracking_state[:n],
-      'body_count': skeleton_file.body_counts(frames_by_body)[:n],
+      'frames': frames,
+      'joints_2d': pixels[indices] * scale,
+      'joints_3d': actor.joints_3d[indices],
+      'tracking_state': actor.tracking_state[indices],
+      'body_count': skeleton_file.body_counts(frames_by_body)[indices],
       'name': name,
       'setup': sample.setup,
       'camera': sample.camera,

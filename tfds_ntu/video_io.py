@@ -81,27 +81,33 @@ def read_depth_png(path):
 
 
 def read_depth_frames(folder, height, width):
-  """Reads `(M)Depth-%08d.png` files into [T, height, width, 1] uint16 mm.
+  """Reads the `(M)Depth-%08d.png` files of a folder, in frame order.
 
   Depth is resized with INTER_NEAREST: averaging would invent depths between
-  the body and the zeroed background.
+  the body and the zeroed background. Folders may have gaps (Kinect drops
+  frames): the numbers say which frames are there.
+
+  Returns:
+    frames [T, height, width, 1] uint16 millimetres, and numbers [T] int64,
+    the 1-based frame number of each (increasing; skeleton frame n - 1).
 
   Raises:
     ValueError: naming the folder or file when the folder is missing or
-      empty, frame numbers are not 1..T, or a PNG is not single-channel
-      uint16.
+      holds no depth PNG, a frame is numbered 0, or a PNG is not a readable
+      single-channel uint16.
   """
   if not os.path.isdir(folder):
     raise ValueError(f'{folder}: depth folder missing')
-  files = sorted(f for f in os.listdir(folder) if _DEPTH_RE.fullmatch(f))
-  if not files:
+  matches = sorted((int(m.group(1)), m.group(0)) for m in map(
+      _DEPTH_RE.fullmatch, os.listdir(folder)) if m)
+  if not matches:
     raise ValueError(f'{folder}: no Depth-%08d.png / MDepth-%08d.png file')
-  numbers = [int(_DEPTH_RE.fullmatch(f).group(1)) for f in files]
-  if numbers != list(range(1, len(files) + 1)):
-    raise ValueError(f'{folder}: depth frame numbers are not 1..{len(files)}')
+  if matches[0][0] < 1:
+    raise ValueError(f'{folder}/{matches[0][1]}: frame numbers start at 1')
   frames = []
-  for f in files:
+  for _, f in matches:
     image = read_depth_png(os.path.join(folder, f))
     frames.append(cv2.resize(image, (width, height),
                              interpolation=cv2.INTER_NEAREST))
-  return np.stack(frames)[..., None]
+  numbers = np.array([n for n, _ in matches], np.int64)
+  return np.stack(frames)[..., None], numbers

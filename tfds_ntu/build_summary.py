@@ -1,0 +1,94 @@
+"""Why samples were left out of a build, counted and stored with the dataset.
+
+Every skipped sample is logged with its file and reason where it is found and
+counted here by reason. The summary goes into the dataset's metadata
+(`builder.info.metadata['build_summary']`), so whoever loads the dataset can
+see what the build left out:
+
+    {'samples_found': 56880,
+     'skipped_before_reading': {'listed_missing_skeleton': 302, ...},
+     'splits': {'xsub_train': {'examples': 40091,
+                               'skipped': {'skeleton': 2, ...}}, ...}}
+
+Reasons found while listing the files (`skipped_before_reading`) are counted
+once per sample; reasons found while decoding are counted per split, since a
+sample is read once for each protocol split it belongs to.
+"""
+
+import collections
+
+# Reasons for skipping a sample while decoding it.
+SKELETON = 'skeleton'  # the .skeleton file is empty, truncated or malformed
+NO_BODY = 'no_body'  # a valid .skeleton file with no body in any frame
+VIDEO = 'video'  # the colour video is missing or undecodable
+DEPTH = 'depth'  # a depth folder or PNG is missing or corrupt
+NO_FRAMES = 'no_frames'  # no frame has both an image and a skeleton
+ALIGNMENT = 'alignment'  # too few joints to map colour onto depth
+READ_REASONS = (SKELETON, NO_BODY, VIDEO, DEPTH, NO_FRAMES, ALIGNMENT)
+
+
+class SampleError(ValueError):
+  """A sample that cannot be stored; `reason` is one of READ_REASONS."""
+
+  def __init__(self, reason, message):
+    if reason not in READ_REASONS:
+      raise ValueError(f'unknown skip reason {reason!r}')
+    super().__init__(message)
+    self.reason = reason
+
+
+def new(samples_found, skipped_before_reading):
+  """A summary before any split is generated.
+
+  Args:
+    samples_found: samples that will be read.
+    skipped_before_reading: {reason: count} of samples left out while
+      listing the files.
+  """
+  return {
+      'samples_found': int(samples_found),
+      'skipped_before_reading': dict(
+          sorted(collections.Counter(skipped_before_reading).items())),
+      'splits': {},
+  }
+
+
+def add_split(summary, split, examples, skipped):
+  """Records one generated split: `examples` stored, {reason: count} skipped."""
+  summary['splits'][split] = {
+      'examples': int(examples),
+      'skipped': {r: int(n) for r, n in sorted(skipped.items()) if n},
+  }
+
+
+def counter_name(split, reason):
+  """The Beam counter for `reason` in `split` (reason 'examples': stored)."""
+  return f'{split}/{reason}'
+
+
+def from_counters(summary, split_names, counters):
+  """Fills the splits of `summary` from Beam counters {counter_name: value}."""
+  for split in split_names:
+    skipped = {r: counters.get(counter_name(split, r), 0)
+               for r in READ_REASONS}
+    add_split(summary, split, counters.get(counter_name(split, 'examples'), 0),
+              skipped)
+
+
+def format_summary(summary):
+  """The summary as log lines."""
+  lines = [f'{summary["samples_found"]} samples found; left out before '
+           f'reading: {summary["skipped_before_reading"] or "none"}']
+  for split, counts in summary['splits'].items():
+    lines.append(f'{split}: {counts["examples"]} examples, skipped '
+                 f'{counts["skipped"] or "none"}')
+  return '\n'.join(lines)
+
+
+def check_nonempty(summary, root):
+  """Raises ValueError, naming `root`, for any split that stored nothing."""
+  for split, counts in summary['splits'].items():
+    if counts['examples'] == 0:
+      raise ValueError(
+          f'{root}: no valid sample for split {split}; skipped '
+          f'{counts["skipped"]} (the log names each file and reason).')
