@@ -114,14 +114,21 @@ def _render_manual_dir(tmp_path, **spec_changes):
   return manual, samples
 
 
-def _build(tmp_path, config, manual):
+def _build(tmp_path, config, manual, beam=False):
   builder = tfds.builder(f'tfds_ntu/{config}', data_dir=str(tmp_path / 'data'))
-  builder.download_and_prepare(
-      download_config=tfds.download.DownloadConfig(manual_dir=manual))
+  options = None
+  if beam:
+    import apache_beam  # pylint: disable=g-import-not-at-top
+    options = apache_beam.options.pipeline_options.PipelineOptions(
+        ['--runner=DirectRunner'])
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+      manual_dir=manual, beam_options=options))
   return builder
 
 
-def test_manual_dir_skips_bad_samples_and_stores_a_summary(tmp_path, caplog):
+@pytest.mark.parametrize('beam', [False, True])
+def test_manual_dir_skips_bad_samples_and_stores_a_summary(
+    tmp_path, caplog, beam):
   manual, samples = _render_manual_dir(tmp_path)
   names = [s.name for s in samples]
   bad = {}
@@ -151,7 +158,8 @@ def test_manual_dir_skips_bad_samples_and_stores_a_summary(tmp_path, caplog):
       '')
   bad['S001C001P001R001A999'] = "bad NTU sample name 'S001C001P001R001A999'"
 
-  builder = _build(tmp_path, 'rgb', manual)
+  builder = _build(tmp_path, 'rgb', manual, beam)
+  assert builder._use_beam == beam  # pylint: disable=protected-access
   counts = {s: info.num_examples for s, info in builder.info.splits.items()}
   good = [layout.parse_name(n) for n in names if n not in bad]
   expected = {}
@@ -176,6 +184,9 @@ def test_manual_dir_skips_bad_samples_and_stores_a_summary(tmp_path, caplog):
       skipped[reason] = skipped.get(reason, 0) + n
   # Each decoding fault is met once per protocol.
   assert skipped == {'skeleton': 6, 'video': 3, 'no_body': 3}
+  timing = summary['timing']
+  assert timing['sample_reads'] == 3 * summary['samples_found']
+  assert timing['generate_seconds'] > 0 and timing['samples_per_s'] > 0
 
 
 def test_depth_folders_with_gaps_keep_their_frames(tmp_path, caplog):

@@ -6,9 +6,11 @@ counted here by reason. The summary goes into the dataset's metadata
 see what the build left out:
 
     {'samples_found': 56880,
+     'render_seconds': 0.0,
      'skipped_before_reading': {'listed_missing_skeleton': 302, ...},
      'splits': {'xsub_train': {'examples': 40091,
-                               'skipped': {'skeleton': 2, ...}}, ...}}
+                               'skipped': {'skeleton': 2, ...}}, ...},
+     'timing': {'generate_seconds': ..., 'samples_per_s_per_core': ...}}
 
 Reasons found while listing the files (`skipped_before_reading`) are counted
 once per sample; reasons found while decoding are counted per split, since a
@@ -37,16 +39,19 @@ class SampleError(ValueError):
     self.reason = reason
 
 
-def new(samples_found, skipped_before_reading):
+def new(samples_found, skipped_before_reading, render_seconds=0.0):
   """A summary before any split is generated.
 
   Args:
     samples_found: samples that will be read.
     skipped_before_reading: {reason: count} of samples left out while
       listing the files.
+    render_seconds: time spent rendering a synthetic set first (0 on real
+      data); `add_timing` leaves it out of the throughput.
   """
   return {
       'samples_found': int(samples_found),
+      'render_seconds': round(render_seconds, 2),
       'skipped_before_reading': dict(
           sorted(collections.Counter(skipped_before_reading).items())),
       'splits': {},
@@ -75,10 +80,38 @@ def from_counters(summary, split_names, counters):
               skipped)
 
 
+def add_timing(summary, generate_seconds, cores):
+  """Records the generation's wall time and throughput.
+
+  Args:
+    summary: from `new`, its splits filled.
+    generate_seconds: wall time of listing, decoding and writing the splits
+      (rendering a synthetic set excluded).
+    cores: CPU cores the build could use.
+  """
+  reads = sum(c['examples'] + sum(c['skipped'].values())
+              for c in summary['splits'].values())
+  summary['timing'] = {
+      'generate_seconds': round(generate_seconds, 2),
+      'cores': cores,
+      'sample_reads': reads,
+      'samples_per_s': round(summary['samples_found'] / generate_seconds, 3),
+      'samples_per_s_per_core': round(
+          summary['samples_found'] / generate_seconds / cores, 3),
+  }
+
+
 def format_summary(summary):
   """The summary as log lines."""
   lines = [f'{summary["samples_found"]} samples found; left out before '
            f'reading: {summary["skipped_before_reading"] or "none"}']
+  if 'timing' in summary:
+    t = summary['timing']
+    lines.append(
+        f'generated in {t["generate_seconds"]:.1f} s on {t["cores"]} cores '
+        f'({t["sample_reads"]} sample reads, one per protocol): '
+        f'{t["samples_per_s"]:.2f} samples/s, '
+        f'{t["samples_per_s_per_core"]:.2f} samples/s per core')
   for split, counts in summary['splits'].items():
     lines.append(f'{split}: {counts["examples"]} examples, skipped '
                  f'{counts["skipped"] or "none"}')

@@ -29,6 +29,7 @@ from concurrent import futures
 import dataclasses
 import functools
 import os
+import time
 from typing import Optional
 
 from absl import logging
@@ -197,7 +198,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     # this to return a PTransform instead of a generator.
     self._use_beam = bool(download_config.beam_runner or
                           download_config.beam_options)
+    start = time.perf_counter()
     super()._download_and_prepare(dl_manager, download_config)
+    build_summary.add_timing(
+        self._summary,
+        time.perf_counter() - start - self._summary['render_seconds'],
+        os.cpu_count())
     logging.info('Build summary (stored in metadata.json):\n%s',
                  build_summary.format_summary(self._summary))
 
@@ -207,17 +213,19 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager):
     config = self.builder_config
-    listed = set()
+    listed, render_seconds = set(), 0.0
     if config.synthetic is not None:
       root = os.path.join(os.fspath(dl_manager.download_dir), config.name)
+      start = time.perf_counter()
       synthetic_lib.render_dataset(root, config.synthetic)
+      render_seconds = time.perf_counter() - start
     else:
       root = os.fspath(dl_manager.manual_dir)
       if config.exclude_missing_skeletons:
         listed = _missing_skeleton_list(root)
     samples, skipped = _find_samples(root, config.modality, listed)
     self.info.metadata['build_summary'] = build_summary.new(
-        len(samples), skipped)
+        len(samples), skipped, render_seconds)
     splits = {}
     for protocol in config.protocols:
       trains = layout.PROTOCOLS[protocol]
