@@ -65,7 +65,15 @@ def modality(config: ml_collections.ConfigDict) -> tuple[str, int]:
     raise ValueError(
         f"Unknown builder config {name!r}; tfds_ntu has {sorted(configs)}."
     )
-  return ("rgb", 3) if configs[name].modality == "rgb" else ("depth", 1)
+  stored = configs[name].modality
+  if stored == "rgbd":
+    # Frames with four channels would need every consumer of the modality
+    # (augmentation, normalisation, export, demo) to handle both; not built.
+    raise ValueError(
+        f"Builder config {name!r} stores colour and depth together; the "
+        "trainer reads one modality: use an 'rgb' or a depth config."
+    )
+  return ("rgb", 3) if stored == "rgb" else ("depth", 1)
 
 
 def frame_spec(builder: tfds.core.DatasetBuilder) -> tuple[int, int, int, str]:

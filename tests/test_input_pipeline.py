@@ -100,3 +100,18 @@ def test_unbuilt_real_dataset_says_how_to_build_it(tmp_path):
       FileNotFoundError, match="tfds build tfds_ntu --config=rgb"
   ):
     input_pipeline.get_builder(config)
+
+
+def test_modality_of_each_builder_config():
+  config = rgb_gru.get_config()
+  for name, expected in (
+      ("rgb", ("rgb", 3)),
+      ("depth", ("depth", 1)),
+      ("depth_full", ("depth", 1)),
+      ("synthetic_depth_full", ("depth", 1)),
+  ):
+    config.dataset.builder_config = name
+    assert input_pipeline.modality(config) == expected
+  config.dataset.builder_config = "rgbd"
+  with pytest.raises(ValueError, match="colour and depth together"):
+    input_pipeline.modality(config)

@@ -108,7 +108,8 @@ def _render_manual_dir(tmp_path, **spec_changes):
   manual = str(tmp_path / 'ntu')
   spec = dataclasses.replace(
       tfds.builder('tfds_ntu/synthetic_smoke_rgb').builder_config.synthetic,
-      num_frames=4, setups=(1, 2), cameras=(1, 2), **spec_changes)
+      **{'num_frames': 4, 'setups': (1, 2), 'cameras': (1, 2),
+         **spec_changes})
   samples = synthetic.render_dataset(manual, spec)
   pathlib.Path(manual, layout.MISSING_SKELETON_LISTS[0]).write_text('')
   return manual, samples
@@ -240,3 +241,26 @@ def test_tfds_cli_builds_smoke_config(tmp_path):
   info = (tmp_path / 'tfds_ntu' / 'synthetic_smoke_rgb' /
           str(tfds_ntu.Builder.VERSION))
   assert (info / 'dataset_info.json').exists()
+
+
+def test_rgbd_stores_colour_in_the_depth_cameras_geometry(tmp_path):
+  manual, samples = _render_manual_dir(
+      tmp_path, modalities=('rgb', 'depth_masked'), actions=(23,))
+  builder = _build(tmp_path, 'rgbd', manual)
+  examples = list(tfds.as_numpy(builder.as_dataset(split='xsub_train')))
+  assert len(examples) == sum(layout.is_xsub_train(s) for s in samples)
+  for ex in examples:
+    n = len(ex['joints_2d'])
+    assert ex['frames'].shape == (n, 212, 256, 3) and n == 4
+    assert ex['depth'].shape == (n, 212, 256, 1)
+    assert ex['alignment_residual_px'] < 1.0
+    # Depth pixels to colour pixels: about the ratio of focal lengths.
+    assert 2.6 < ex['depth_to_colour'][0, 0] < 3.2
+    # The joints are in depth pixels: on the masked person, and the colour
+    # warped there is not the black outside the colour view.
+    xy = np.round(ex['joints_2d'] - 0.5).astype(int)
+    t = np.arange(n)[:, None]
+    tracked = ex['tracking_state'] == 2
+    on_body = ex['depth'][t, xy[..., 1], xy[..., 0], 0] > 0
+    assert on_body[tracked].mean() > 0.9
+    assert (ex['frames'][t, xy[..., 1], xy[..., 0]].max(-1) > 0)[tracked].all()

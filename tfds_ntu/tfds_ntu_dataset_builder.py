@@ -37,12 +37,14 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from tfds_ntu import build_summary
+from tfds_ntu import kinect
 from tfds_ntu import layout
+from tfds_ntu import rgb_to_depth
 from tfds_ntu import skeleton_file
 from tfds_ntu import synthetic as synthetic_lib
 from tfds_ntu import video_io
 
-MODALITIES = ('rgb', 'depth_masked', 'depth')
+MODALITIES = ('rgb', 'depth_masked', 'depth', 'rgbd')
 _CITATION = """@inproceedings{shahroudy2016ntu,
   title={NTU RGB+D: A Large Scale Dataset for 3D Human Activity Analysis},
   author={Shahroudy, Amir and Liu, Jun and Ng, Tian-Tsong and Wang, Gang},
@@ -56,8 +58,9 @@ class NtuConfig(tfds.core.BuilderConfig):
   """Config: which modality, stored frame size, and real or synthetic data.
 
   Attributes:
-    modality: 'rgb' (colour video), 'depth_masked' (masked depth PNGs) or
-      'depth' (full depth PNGs).
+    modality: 'rgb' (colour video), 'depth_masked' (masked depth PNGs),
+      'depth' (full depth PNGs) or 'rgbd' (colour brought into the depth
+      camera's geometry, beside the masked depth; see `rgb_to_depth`).
     height: stored frame height.
     width: stored frame width.
     synthetic: None to read real data from the manual dir, else the spec of
@@ -91,6 +94,10 @@ _DEPTH_ONLY = dict(modalities=('depth', 'depth_masked'))
 # The smoke set has one setup, so no cross-setup split.
 _SMOKE_PROTOCOLS = ('xsub', 'xview')
 _BEAM_NAMESPACE = 'tfds_ntu'
+# 'rgbd' decodes the colour video at this many colour pixels per stored
+# pixel (before the warp resamples it), enough to keep detail without
+# decoding full HD.
+_RGBD_OVERSAMPLING = 1.5
 # Samples decoded at once: cv2 releases the GIL while decoding and resizing.
 _READ_THREADS = 2
 
@@ -133,6 +140,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 modality='depth_masked', height=212, width=256),
       NtuConfig(name='depth_full', description='Real full depth, 212x256.',
                 modality='depth', height=212, width=256),
+      NtuConfig(name='rgbd', description='Real colour in the depth camera\'s '
+                'geometry and masked depth, 212x256.', modality='rgbd',
+                height=212, width=256),
       NtuConfig(name='synthetic_rgb',
                 description='Rendered NTU-format colour video, 144x256.',
                 modality='rgb', height=144, width=256, synthetic=SYNTHETIC_SPEC),
@@ -144,6 +154,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 description='Rendered NTU-format full depth, 212x256.',
                 modality='depth', height=212, width=256,
                 synthetic=dataclasses.replace(SYNTHETIC_SPEC, **_DEPTH_ONLY)),
+      NtuConfig(name='synthetic_rgbd',
+                description='Rendered colour in the depth camera\'s geometry '
+                'and masked depth, 212x256.', modality='rgbd', height=212,
+                width=256, synthetic=dataclasses.replace(
+                    SYNTHETIC_SPEC, modalities=('rgb', 'depth_masked'))),
       NtuConfig(name='synthetic_smoke_rgb',
                 description='Tiny rendered colour set for tests, 72x128.',
                 modality='rgb', height=72, width=128, synthetic=_SMOKE,
@@ -164,14 +179,25 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       raise ValueError(f'protocols {sorted(unknown)} not in '
                        f'{tuple(layout.PROTOCOLS)}')
     size = (config.height, config.width)
-    if config.modality == 'rgb':
+    depth = tfds.features.Video(shape=(None, *size, 1), dtype=np.uint16,
+                                encoding_format='png')
+    if config.modality in ('rgb', 'rgbd'):
       frames = tfds.features.Video(shape=(None, *size, 3),
                                    encoding_format='jpeg')
     else:
-      frames = tfds.features.Video(shape=(None, *size, 1), dtype=np.uint16,
-                                   encoding_format='png')
+      frames = depth
+    extra = {}
+    if config.modality == 'rgbd':
+      extra = {
+          'depth': depth,
+          # Depth pixel (x, y, 1) -> colour pixel, full resolutions.
+          'depth_to_colour': tfds.features.Tensor(shape=(3, 3),
+                                                  dtype=np.float32),
+          'alignment_residual_px': tfds.features.Scalar(np.float32),
+      }
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict({
+            **extra,
             'frames': frames,
             'joints_2d': tfds.features.Tensor(shape=(None, 25, 2),
                                               dtype=np.float32),
@@ -297,12 +323,28 @@ def _bounded_map(fn, items):
       yield pending.popleft().result()
 
 
-def _modality_path(root, name, modality):
-  if modality == 'rgb':
-    return layout.rgb_path(root, name)
-  if modality == 'depth':
-    return layout.depth_dir(root, name)
-  return layout.depth_masked_dir(root, name)
+_MODALITY_FILES = {
+    'rgb': (layout.rgb_path,),
+    'depth_masked': (layout.depth_masked_dir,),
+    'depth': (layout.depth_dir,),
+    'rgbd': (layout.rgb_path, layout.depth_masked_dir),
+}
+
+
+def _wanted_files(root, modality):
+  """What every sample needs besides its skeleton, for error messages."""
+  inside = {layout.rgb_path: '', layout.depth_masked_dir: '/MDepth-%08d.png',
+            layout.depth_dir: '/Depth-%08d.png'}
+  return ' and '.join(f(root, 'SsssCcccPpppRrrrAaaa') + inside[f]
+                      for f in _MODALITY_FILES[modality])
+
+
+def _missing_modality_file(root, name, modality):
+  """The first file or folder of the modality `name` lacks, or None."""
+  for path_fn in _MODALITY_FILES[modality]:
+    if not os.path.exists(path_fn(root, name)):
+      return path_fn(root, name)
+  return None
 
 
 def _missing_skeleton_list(root):
@@ -350,12 +392,14 @@ def _find_samples(root, modality, listed=frozenset()):
     logging.warning('Skipping %s: listed as missing skeletons.', name)
     skipped['listed_missing_skeleton'] += 1
   skeletons -= listed
-  found = {n for n in skeletons
-           if os.path.exists(_modality_path(root, n, modality))}
-  for name in sorted(skeletons - found):
-    logging.warning('Skipping %s: %s missing.', name,
-                    _modality_path(root, name, modality))
-    skipped[f'no_{modality}'] += 1
+  found = set()
+  for name in sorted(skeletons):
+    missing = _missing_modality_file(root, name, modality)
+    if missing is None:
+      found.add(name)
+    else:
+      logging.warning('Skipping %s: %s missing.', name, missing)
+      skipped[f'no_{modality}'] += 1
   samples = []
   for name in sorted(found):
     try:
@@ -364,10 +408,7 @@ def _find_samples(root, modality, listed=frozenset()):
       logging.warning('Skipping %s', e)
       skipped['bad_name'] += 1
   if not samples:
-    wanted = _modality_path(root, 'SsssCcccPpppRrrrAaaa', modality)
-    if modality != 'rgb':
-      prefix = 'Depth' if modality == 'depth' else 'MDepth'
-      wanted = os.path.join(wanted, f'{prefix}-%08d.png')
+    wanted = _wanted_files(root, modality)
     raise ValueError(
         f'no NTU sample under {root}: looked for {skeleton_dir}/'
         f'SsssCcccPpppRrrrAaaa{suffix} with a matching {wanted}'
@@ -398,8 +439,9 @@ def _stage(reason, fn, *args):
 def _read_example(root, sample, config):
   """Decodes one sample into the feature dict.
 
-  Frames are matched to skeleton frames by number; a depth folder with gaps
-  keeps the frames it has.
+  Images are matched to skeleton frames by number: a depth folder with gaps
+  keeps the frames it has, and frames past the end of the other stream are
+  dropped.
 
   Raises:
     build_summary.SampleError: naming the file, on a missing, malformed or
@@ -414,29 +456,38 @@ def _read_example(root, sample, config):
   except ValueError as e:
     raise build_summary.SampleError(build_summary.NO_BODY,
                                     f'{skeleton}: {e}') from None
-  path = _modality_path(root, name, config.modality)
   if config.modality == 'rgb':
-    frames = _stage(build_summary.VIDEO, video_io.read_rgb_video, path,
-                    config.height, config.width)
-    indices = np.arange(len(frames))
-    pixels, (full_h, full_w) = actor.color_xy, layout.RGB_SIZE
+    images = {'frames': _stage(build_summary.VIDEO, video_io.read_rgb_video,
+                               layout.rgb_path(root, name), config.height,
+                               config.width)}
+    indices = np.arange(len(images['frames']))
   else:
-    frames, numbers = _stage(build_summary.DEPTH, video_io.read_depth_frames,
-                             path, config.height, config.width)
-    indices = numbers - 1
-    pixels, (full_h, full_w) = actor.depth_xy, layout.DEPTH_SIZE
-  # Kinect drops or duplicates a few frames between streams: keep the
-  # frames that have both an image and a skeleton.
+    folder = (layout.depth_dir if config.modality == 'depth' else
+              layout.depth_masked_dir)(root, name)
+    depth, numbers = _stage(build_summary.DEPTH, video_io.read_depth_frames,
+                            folder, config.height, config.width)
+    images, indices = {'frames': depth}, numbers - 1
+    if config.modality == 'rgbd':
+      images, indices = _colour_in_depth_geometry(root, name, config,
+                                                  frames_by_body, depth,
+                                                  indices)
   keep = indices < len(frames_by_body)
   if not keep.any():
     raise build_summary.SampleError(
         build_summary.NO_FRAMES,
-        f'{path}: none of its {len(frames)} frames has a skeleton frame in '
+        f'{name}: none of its {len(indices)} images has a skeleton frame in '
         f'{skeleton} ({len(frames_by_body)} frames)')
-  frames, indices = frames[keep], indices[keep]
+  indices = indices[keep]
+  per_frame = {k: v[keep] for k, v in images.items() if k in ('frames',
+                                                              'depth')}
+  if config.modality == 'rgb':
+    pixels, (full_h, full_w) = actor.color_xy, layout.RGB_SIZE
+  else:
+    pixels, (full_h, full_w) = actor.depth_xy, layout.DEPTH_SIZE
   scale = np.array([config.width / full_w, config.height / full_h], np.float32)
   return {
-      'frames': frames,
+      **images,
+      **per_frame,
       'joints_2d': pixels[indices] * scale,
       'joints_3d': actor.joints_3d[indices],
       'tracking_state': actor.tracking_state[indices],
@@ -448,3 +499,45 @@ def _read_example(root, sample, config):
       'replication': sample.replication,
       'action': sample.action - 1,
   }
+
+
+def _colour_in_depth_geometry(root, name, config, frames_by_body, depth,
+                              indices):
+  """The 'rgbd' images: colour warped onto the depth frames, and the depth.
+
+  The depth-to-colour homography is fitted to every body's tracked joints
+  (`rgb_to_depth.fit_depth_to_colour`).
+
+  Returns:
+    ({'frames': [T, h, w, 3] uint8, 'depth': [T, h, w, 1] uint16,
+      'depth_to_colour': [3, 3], 'alignment_residual_px': float}, the
+    skeleton frame of each), for the depth frames that have a colour frame.
+  """
+  tracks = np.stack(list(skeleton_file.body_tracks(frames_by_body).values()))
+  try:
+    homography, residual = rgb_to_depth.fit_depth_to_colour(
+        tracks[..., skeleton_file.DEPTH_XY],
+        tracks[..., skeleton_file.COLOR_XY],
+        np.nan_to_num(tracks[..., skeleton_file.TRACKING]).astype(np.int32))
+  except ValueError as e:
+    raise build_summary.SampleError(
+        build_summary.ALIGNMENT,
+        f'{layout.skeleton_path(root, name)}: {e}') from None
+  colour_per_depth_px = kinect.COLOR_CAMERA.fx / kinect.DEPTH_CAMERA.fx
+  read_scale = min(1.0, _RGBD_OVERSAMPLING * config.width /
+                   (layout.DEPTH_SIZE[1] * colour_per_depth_px))
+  colour = _stage(build_summary.VIDEO, video_io.read_rgb_video,
+                  layout.rgb_path(root, name),
+                  round(layout.RGB_SIZE[0] * read_scale),
+                  round(layout.RGB_SIZE[1] * read_scale))
+  # Colour frame i and skeleton frame i are the same instant.
+  has_colour = indices < len(colour)
+  indices = indices[has_colour]
+  warped = rgb_to_depth.warp_colour_to_depth(
+      colour[indices], homography, (config.height, config.width))
+  return {
+      'frames': warped,
+      'depth': depth[has_colour],
+      'depth_to_colour': homography.astype(np.float32),
+      'alignment_residual_px': np.float32(residual),
+  }, indices
