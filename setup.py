@@ -35,5 +35,6 @@ setuptools.setup(
     packages=setuptools.find_packages(include=["bodypose_jax*", "tfds_ntu*", "configs"]),
     python_requires=">=3.10,<3.13",
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": ["pytest==9.2.0"]},
+    # tfds.testing (DatasetBuilderTestCase) imports dill.
+    extras_require={"test": ["pytest==9.2.0", "dill==0.4.1"]},
 )

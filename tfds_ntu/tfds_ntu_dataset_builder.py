@@ -339,6 +339,17 @@ def _wanted_files(root, modality):
                       for f in _MODALITY_FILES[modality])
 
 
+def _modality_names(root, modality):
+  """Sample names of the files or folders of the modality's first kind."""
+  path_fn = _MODALITY_FILES[modality][0]
+  folder, suffix = os.path.split(path_fn(root, 'NAME'))
+  suffix = suffix[len('NAME'):]
+  if not os.path.isdir(folder):
+    return set()
+  return {f[:len(f) - len(suffix)] for f in os.listdir(folder)
+          if f.endswith(suffix)}
+
+
 def _missing_modality_file(root, name, modality):
   """The first file or folder of the modality `name` lacks, or None."""
   for path_fn in _MODALITY_FILES[modality]:
@@ -373,7 +384,7 @@ def _find_samples(root, modality, listed=frozenset()):
   """Samples with a skeleton file and the modality's file or folder.
 
   Names present on one side only, not of the form SsssCcccPpppRrrrAaaa, or
-  in `listed`, are skipped with a warning.
+  in `listed`, are skipped with a warning and counted by reason.
 
   Returns:
     The samples, sorted, and {reason: count} of those skipped.
@@ -387,10 +398,15 @@ def _find_samples(root, modality, listed=frozenset()):
   if os.path.isdir(skeleton_dir):
     skeletons = {f[:-len(suffix)] for f in os.listdir(skeleton_dir)
                  if f.endswith(suffix)}
+  names = _modality_names(root, modality)
   skipped = collections.Counter()
-  for name in sorted(skeletons & listed):
+  for name in sorted((skeletons | names) & listed):
     logging.warning('Skipping %s: listed as missing skeletons.', name)
     skipped['listed_missing_skeleton'] += 1
+  for name in sorted(names - skeletons - listed):
+    logging.warning('Skipping %s: no %s', name,
+                    layout.skeleton_path(root, name))
+    skipped['no_skeleton'] += 1
   skeletons -= listed
   found = set()
   for name in sorted(skeletons):
@@ -412,7 +428,7 @@ def _find_samples(root, modality, listed=frozenset()):
     raise ValueError(
         f'no NTU sample under {root}: looked for {skeleton_dir}/'
         f'SsssCcccPpppRrrrAaaa{suffix} with a matching {wanted}'
-        + (f' ({len(listed & (skeletons | listed))} listed as missing '
+        + (f' ({skipped["listed_missing_skeleton"]} listed as missing '
            'skeletons)' if listed else ''))
   logging.info('%d samples under %s; skipped before reading: %s.',
                len(samples), root, dict(skipped))
