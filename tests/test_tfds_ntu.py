@@ -77,6 +77,18 @@ def _check_split(data_dir, config, split, channels, dtype):
     sample = layout.parse_name(ex['name'].decode())
     people = 1 + (synthetic.motions.MOTIONS[sample.action].partner is not None)
     np.testing.assert_array_equal(ex['body_count'], np.full(n, people))
+    second = ex['second_actor']
+    assert second['joints_2d'].shape == (n, 25, 2)
+    if people == 2:
+      # Both people are stored, and they are different people.
+      assert np.all(second['tracking_state'] > 0)
+      assert np.all(second['joints_2d'] >= 0)
+      assert np.all(np.abs(second['joints_3d'] - ex['joints_3d']).max(
+          axis=(1, 2)) > 0.1)
+    else:
+      assert not np.any(second['tracking_state'])
+      assert not np.any(second['joints_2d']) and not np.any(
+          second['joints_3d'])
     assert np.all(ex['joints_2d'] >= 0)
     assert np.all(ex['joints_2d'][..., 0] < width)
     assert np.all(ex['joints_2d'][..., 1] < height)

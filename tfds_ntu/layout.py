@@ -100,6 +100,10 @@ def skeleton_path(root, name):
   return os.path.join(root, SKELETON_DIR, f'{name}.skeleton')
 
 
+# Actions performed by two people: NTU-60's A050-A060, NTU-120's A106-A120.
+TWO_PERSON_ACTIONS = frozenset((*range(50, 61), *range(106, 121)))
+
+
 def is_xsub_train(sample):
   """Whether a sample is in the cross-subject training side."""
   return sample.performer in XSUB_TRAIN_PERFORMERS_120

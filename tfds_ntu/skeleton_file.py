@@ -329,28 +329,37 @@ def body_tracks(frames):
   return tracks
 
 
-def main_actor_id(frames):
-  """Picks the main actor's body ID, or None when no frame holds a body.
+def actor_ids(frames):
+  """The actors' body IDs, the main actor first.
 
   Rule: bodies tracked in fewer than MIN_PRESENT_FRACTION of the frames of
-  the longest-tracked body are noise; of the rest, the main actor is the one
-  whose 3D joints move most (sum over joints and axes of the variance over its
+  the longest-tracked body are noise; the rest are ordered by how much their
+  3D joints move (sum over joints and axes of the variance over their
   tracked frames), as in the dataset authors' denoising. Ties go to the body
   seen first.
+
+  Returns:
+    A list of body IDs, empty when no frame holds a body.
   """
   tracks = body_tracks(frames)
   if not tracks:
-    return None
+    return []
   present = {i: ~np.isnan(j[:, 0, 0]) for i, j in tracks.items()}
   longest = max(p.sum() for p in present.values())
-  best_id, best_motion = None, -1.0
-  for body_id, joints in tracks.items():
-    if present[body_id].sum() < MIN_PRESENT_FRACTION * longest:
-      continue
-    motion = float(np.var(joints[present[body_id], :, XYZ], axis=0).sum())
-    if motion > best_motion:
-      best_id, best_motion = body_id, motion
-  return best_id
+  motion = {
+      body_id: float(np.var(joints[present[body_id], :, XYZ], axis=0).sum())
+      for body_id, joints in tracks.items()
+      if present[body_id].sum() >= MIN_PRESENT_FRACTION * longest
+  }
+  # sorted() is stable: equal motion keeps the order of first appearance.
+  return sorted(motion, key=lambda body_id: -motion[body_id])
+
+
+def main_actor_id(frames):
+  """The main actor's body ID (`actor_ids`), or None when no frame holds a
+  body."""
+  ids = actor_ids(frames)
+  return ids[0] if ids else None
 
 
 def actor_arrays(frames, body_id):

@@ -1,7 +1,8 @@
 """TFDS builder for NTU RGB+D (60/120): video or depth + 2D/3D joints.
 
 One example per NTU sample: the frames resized to the config's stored size,
-and the main actor's joints (see `skeleton_file.main_actor_id`) per frame.
+and per frame the main actor's joints, and for two-person actions the second
+actor's (see `skeleton_file.actor_ids`).
 Real data is read from `--manual_dir`; the `synthetic*` configs first render
 an NTU-format dataset (`synthetic.render_dataset`) into the download dir and
 then read it through the same code.
@@ -112,7 +113,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       '1.1.0': 'Synthetic configs: 14 actions (3 two-person), furnished '
                'rooms, passing objects, sensor noise; depth ones also '
                'render full depth.',
-      '1.2.0': 'Cross-setup splits; full-depth configs; the authors\' '
+      '1.2.0': 'Cross-setup splits; full-depth and RGB+depth configs; the '
+               'second actor of two-person actions; the authors\' '
                'missing-skeleton lists excluded; depth folders with gaps '
                'kept; a build summary in the metadata; Apache Beam.',
   }
@@ -206,6 +208,16 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             'tracking_state': tfds.features.Tensor(shape=(None, 25),
                                                    dtype=np.int32),
             'body_count': tfds.features.Tensor(shape=(None,), dtype=np.int32),
+            # Two-person actions' second actor, same frames; all zero (state
+            # 0) for one-person actions and where the second actor is absent.
+            'second_actor': tfds.features.FeaturesDict({
+                'joints_2d': tfds.features.Tensor(shape=(None, 25, 2),
+                                                  dtype=np.float32),
+                'joints_3d': tfds.features.Tensor(shape=(None, 25, 3),
+                                                  dtype=np.float32),
+                'tracking_state': tfds.features.Tensor(shape=(None, 25),
+                                                       dtype=np.int32),
+            }),
             'name': tfds.features.Text(),
             'setup': tfds.features.Scalar(np.int32),
             'camera': tfds.features.Scalar(np.int32),
@@ -467,11 +479,15 @@ def _read_example(root, sample, config):
   skeleton = layout.skeleton_path(root, name)
   frames_by_body = _stage(build_summary.SKELETON, skeleton_file.read_skeleton,
                           skeleton)
-  try:
-    actor = skeleton_file.main_actor(frames_by_body)
-  except ValueError as e:
+  actors = [skeleton_file.actor_arrays(frames_by_body, body_id)
+            for body_id in skeleton_file.actor_ids(frames_by_body)]
+  if not actors:
     raise build_summary.SampleError(build_summary.NO_BODY,
-                                    f'{skeleton}: {e}') from None
+                                    f'{skeleton}: no body in any frame')
+  # One-person actions keep one actor: any other body is a bystander.
+  actor = actors[0]
+  second = (actors[1] if len(actors) > 1 and
+            sample.action in layout.TWO_PERSON_ACTIONS else None)
   if config.modality == 'rgb':
     images = {'frames': _stage(build_summary.VIDEO, video_io.read_rgb_video,
                                layout.rgb_path(root, name), config.height,
@@ -496,17 +512,12 @@ def _read_example(root, sample, config):
   indices = indices[keep]
   per_frame = {k: v[keep] for k, v in images.items() if k in ('frames',
                                                               'depth')}
-  if config.modality == 'rgb':
-    pixels, (full_h, full_w) = actor.color_xy, layout.RGB_SIZE
-  else:
-    pixels, (full_h, full_w) = actor.depth_xy, layout.DEPTH_SIZE
-  scale = np.array([config.width / full_w, config.height / full_h], np.float32)
+  joints = functools.partial(_actor_joints, config=config, indices=indices)
   return {
       **images,
       **per_frame,
-      'joints_2d': pixels[indices] * scale,
-      'joints_3d': actor.joints_3d[indices],
-      'tracking_state': actor.tracking_state[indices],
+      **joints(actor),
+      'second_actor': joints(second),
       'body_count': skeleton_file.body_counts(frames_by_body)[indices],
       'name': name,
       'setup': sample.setup,
@@ -514,6 +525,29 @@ def _read_example(root, sample, config):
       'performer': sample.performer,
       'replication': sample.replication,
       'action': sample.action - 1,
+  }
+
+
+def _actor_joints(actor, config, indices):
+  """An actor's joints at skeleton frames `indices`, 2D in the stored frame.
+
+  Args:
+    actor: a `skeleton_file.Actor`, or None for all-zero arrays (state 0).
+  """
+  n = len(indices)
+  if actor is None:
+    return {'joints_2d': np.zeros((n, 25, 2), np.float32),
+            'joints_3d': np.zeros((n, 25, 3), np.float32),
+            'tracking_state': np.zeros((n, 25), np.int32)}
+  if config.modality == 'rgb':
+    pixels, (full_h, full_w) = actor.color_xy, layout.RGB_SIZE
+  else:
+    pixels, (full_h, full_w) = actor.depth_xy, layout.DEPTH_SIZE
+  scale = np.array([config.width / full_w, config.height / full_h], np.float32)
+  return {
+      'joints_2d': pixels[indices] * scale,
+      'joints_3d': actor.joints_3d[indices],
+      'tracking_state': actor.tracking_state[indices],
   }
 
 
