@@ -201,23 +201,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         features=tfds.features.FeaturesDict({
             **extra,
             'frames': frames,
-            'joints_2d': tfds.features.Tensor(shape=(None, 25, 2),
-                                              dtype=np.float32),
-            'joints_3d': tfds.features.Tensor(shape=(None, 25, 3),
-                                              dtype=np.float32),
-            'tracking_state': tfds.features.Tensor(shape=(None, 25),
-                                                   dtype=np.int32),
+            **_joint_features(),
             'body_count': tfds.features.Tensor(shape=(None,), dtype=np.int32),
             # Two-person actions' second actor, same frames; all zero (state
             # 0) for one-person actions and where the second actor is absent.
-            'second_actor': tfds.features.FeaturesDict({
-                'joints_2d': tfds.features.Tensor(shape=(None, 25, 2),
-                                                  dtype=np.float32),
-                'joints_3d': tfds.features.Tensor(shape=(None, 25, 3),
-                                                  dtype=np.float32),
-                'tracking_state': tfds.features.Tensor(shape=(None, 25),
-                                                       dtype=np.int32),
-            }),
+            'second_actor': tfds.features.FeaturesDict(_joint_features()),
             'name': tfds.features.Text(),
             'setup': tfds.features.Scalar(np.int32),
             'camera': tfds.features.Scalar(np.int32),
@@ -305,6 +293,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     build_summary.from_counters(self._summary,
                                 _split_names(self.builder_config), counters)
     build_summary.check_nonempty(self._summary, 'the Beam build')
+
+
+def _joint_features():
+  """An actor's per-frame joints: 2D in the stored frame, 3D in metres."""
+  return {
+      'joints_2d': tfds.features.Tensor(shape=(None, 25, 2), dtype=np.float32),
+      'joints_3d': tfds.features.Tensor(shape=(None, 25, 3), dtype=np.float32),
+      'tracking_state': tfds.features.Tensor(shape=(None, 25), dtype=np.int32),
+  }
 
 
 def _split_names(config):
