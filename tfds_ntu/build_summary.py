@@ -6,6 +6,7 @@ counted here by reason. The summary goes into the dataset's metadata
 see what the build left out:
 
     {'samples_found': 56880,
+     'sample_reads': 56880,
      'render_seconds': 0.0,
      'skipped_before_reading': {'listed_missing_skeleton': 302, ...},
      'splits': {'xsub_train': {'examples': 40091,
@@ -51,6 +52,8 @@ def new(samples_found, skipped_before_reading, render_seconds=0.0):
   """
   return {
       'samples_found': int(samples_found),
+      # Samples decoded: once per protocol without Beam, once under Beam.
+      'sample_reads': 0,
       'render_seconds': round(render_seconds, 2),
       'skipped_before_reading': dict(
           sorted(collections.Counter(skipped_before_reading).items())),
@@ -58,8 +61,10 @@ def new(samples_found, skipped_before_reading, render_seconds=0.0):
   }
 
 
-def add_split(summary, split, examples, skipped):
-  """Records one generated split: `examples` stored, {reason: count} skipped."""
+def add_split(summary, split, examples, skipped, reads=0):
+  """Records one generated split: `examples` stored, {reason: count} skipped,
+  and `reads` samples decoded for it."""
+  summary['sample_reads'] += reads
   summary['splits'][split] = {
       'examples': int(examples),
       'skipped': {r: int(n) for r, n in sorted(skipped.items()) if n},
@@ -73,6 +78,7 @@ def counter_name(split, reason):
 
 def from_counters(summary, split_names, counters):
   """Fills the splits of `summary` from Beam counters {counter_name: value}."""
+  summary['sample_reads'] = counters.get(counter_name('all', 'reads'), 0)
   for split in split_names:
     skipped = {r: counters.get(counter_name(split, r), 0)
                for r in READ_REASONS}
@@ -89,12 +95,9 @@ def add_timing(summary, generate_seconds, cores):
       (rendering a synthetic set excluded).
     cores: CPU cores the build could use.
   """
-  reads = sum(c['examples'] + sum(c['skipped'].values())
-              for c in summary['splits'].values())
   summary['timing'] = {
       'generate_seconds': round(generate_seconds, 2),
       'cores': cores,
-      'sample_reads': reads,
       'samples_per_s': round(summary['samples_found'] / generate_seconds, 3),
       'samples_per_s_per_core': round(
           summary['samples_found'] / generate_seconds / cores, 3),
@@ -109,7 +112,7 @@ def format_summary(summary):
     t = summary['timing']
     lines.append(
         f'generated in {t["generate_seconds"]:.1f} s on {t["cores"]} cores '
-        f'({t["sample_reads"]} sample reads, one per protocol): '
+        f'({summary["sample_reads"]} samples decoded): '
         f'{t["samples_per_s"]:.2f} samples/s, '
         f'{t["samples_per_s_per_core"]:.2f} samples/s per core')
   for split, counts in summary['splits'].items():

@@ -108,6 +108,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   VERSION = tfds.core.Version('1.2.0')
   _use_beam = False  # set per build by `_download_and_prepare`
+  _decoded = None
   RELEASE_NOTES = {
       '1.0.0': 'Initial release.',
       '1.1.0': 'Synthetic configs: 14 actions (3 two-person), furnished '
@@ -224,6 +225,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     # this to return a PTransform instead of a generator.
     self._use_beam = bool(download_config.beam_runner or
                           download_config.beam_options)
+    # Pipeline -> the PCollection of decoded samples all splits share.
+    self._decoded = {}
     start = time.perf_counter()
     super()._download_and_prepare(dl_manager, download_config)
     build_summary.add_timing(
@@ -254,22 +257,39 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         len(samples), skipped, render_seconds)
     splits = {}
     for protocol in config.protocols:
-      trains = layout.PROTOCOLS[protocol]
-      for side, wanted in (('train', True), ('test', False)):
-        split = f'{protocol}_{side}'
-        chosen = [s for s in samples if trains(s) == wanted]
-        if not chosen:
+      for wanted in (True, False):
+        split = _split_name(protocol, wanted)
+        if not any(_in_split(s, protocol, wanted) for s in samples):
           raise ValueError(f'{root}: no sample for split {split}')
-        splits[split] = self._generate_examples(root, chosen, split)
+        splits[split] = self._generate_examples(root, samples, protocol,
+                                                wanted)
     return splits
 
-  def _generate_examples(self, root, samples, split):
+  def _generate_examples(self, root, samples, protocol, wanted):
     read = functools.partial(_read_or_skip, root, self.builder_config)
     if self._use_beam:
-      beam = tfds.core.lazy_imports.apache_beam
-      return (beam.Create(samples)
-              | f'Read_{split}' >> beam.FlatMap(_beam_examples, read, split))
-    return self._local_examples(read, samples, split, root)
+      return self._beam_split(read, samples, protocol, wanted)
+    chosen = [s for s in samples if _in_split(s, protocol, wanted)]
+    return self._local_examples(read, chosen, _split_name(protocol, wanted),
+                                root)
+
+  def _beam_split(self, read, samples, protocol, wanted):
+    """The split's PTransform. Every sample is decoded once for all splits:
+    the first split's transform reads them all into a PCollection that each
+    split then filters."""
+    beam = tfds.core.lazy_imports.apache_beam
+
+    @beam.ptransform_fn
+    def select(pbegin):
+      pipeline = pbegin.pipeline
+      if pipeline not in self._decoded:
+        self._decoded[pipeline] = (
+            pipeline | 'ListSamples' >> beam.Create(samples)
+            | 'Read' >> beam.Map(_beam_read, read))
+      return self._decoded[pipeline] | beam.FlatMap(_beam_select, protocol,
+                                                    wanted)
+
+    return select()  # pylint: disable=no-value-for-parameter
 
   def _local_examples(self, read, samples, split, root):
     skipped = collections.Counter()
@@ -279,7 +299,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         continue
       yield sample.name, example
     build_summary.add_split(self._summary, split,
-                            len(samples) - sum(skipped.values()), skipped)
+                            len(samples) - sum(skipped.values()), skipped,
+                            reads=len(samples))
     logging.info('Split %s: %d examples, skipped %s.', split,
                  len(samples) - sum(skipped.values()), dict(skipped))
     build_summary.check_nonempty(self._summary, root)
@@ -305,16 +326,36 @@ def _joint_features():
 
 
 def _split_names(config):
-  return [f'{p}_{side}' for p in config.protocols for side in ('train', 'test')]
+  return [_split_name(p, wanted) for p in config.protocols
+          for wanted in (True, False)]
 
 
-def _beam_examples(sample, read, split):
-  """Beam's FlatMap: the sample's (key, example), or nothing, counted."""
+def _split_name(protocol, wanted):
+  return f'{protocol}_{"train" if wanted else "test"}'
+
+
+def _in_split(sample, protocol, wanted):
+  return layout.PROTOCOLS[protocol](sample) == wanted
+
+
+def _counter(name):
   beam = tfds.core.lazy_imports.apache_beam
-  example, reason = read(sample)
-  beam.metrics.Metrics.counter(
-      _BEAM_NAMESPACE,
-      build_summary.counter_name(split, reason or 'examples')).inc()
+  beam.metrics.Metrics.counter(_BEAM_NAMESPACE, name).inc()
+
+
+def _beam_read(sample, read):
+  """Beam's Map: (sample, example or None, skip reason or None)."""
+  _counter(build_summary.counter_name('all', 'reads'))
+  return (sample, *read(sample))
+
+
+def _beam_select(decoded, protocol, wanted):
+  """Beam's FlatMap: a split's (key, example), or nothing, counted."""
+  sample, example, reason = decoded
+  if not _in_split(sample, protocol, wanted):
+    return
+  _counter(build_summary.counter_name(_split_name(protocol, wanted),
+                                      reason or 'examples'))
   if example is not None:
     yield sample.name, example
 
