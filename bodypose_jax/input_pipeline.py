@@ -66,12 +66,12 @@ def modality(config: ml_collections.ConfigDict) -> tuple[str, int]:
         f"Unknown builder config {name!r}; tfds_ntu has {sorted(configs)}."
     )
   stored = configs[name].modality
-  if stored == "rgbd":
-    # Frames with four channels would need every consumer of the modality
-    # (augmentation, normalisation, export, demo) to handle both; not built.
+  if stored in ("rgbd", "ir"):
+    # Every consumer of the modality (augmentation, normalisation, export,
+    # demo) knows colour and depth only; training on these is not built.
     raise ValueError(
-        f"Builder config {name!r} stores colour and depth together; the "
-        "trainer reads one modality: use an 'rgb' or a depth config."
+        f"Builder config {name!r} stores {stored} frames; the trainer reads "
+        "colour or depth: use an 'rgb' or a depth config."
     )
   return ("rgb", 3) if stored == "rgb" else ("depth", 1)
 

@@ -112,6 +112,7 @@ def test_modality_of_each_builder_config():
   ):
     config.dataset.builder_config = name
     assert input_pipeline.modality(config) == expected
-  config.dataset.builder_config = "rgbd"
-  with pytest.raises(ValueError, match="colour and depth together"):
-    input_pipeline.modality(config)
+  for name in ("rgbd", "ir"):
+    config.dataset.builder_config = name
+    with pytest.raises(ValueError, match="the trainer reads colour or depth"):
+      input_pipeline.modality(config)

@@ -6,6 +6,7 @@ import pathlib
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -279,3 +280,35 @@ def test_rgbd_stores_colour_in_the_depth_cameras_geometry(tmp_path):
     on_body = ex['depth'][t, xy[..., 1], xy[..., 0], 0] > 0
     assert on_body[tracked].mean() > 0.9
     assert (ex['frames'][t, xy[..., 1], xy[..., 0]].max(-1) > 0)[tracked].all()
+
+
+def test_ir_video_is_stored_with_depth_camera_joints(tmp_path):
+  manual, samples = _render_manual_dir(
+      tmp_path, modalities=('depth',), actions=(23,))
+  # NTU's infrared videos are 512x424 8-bit, in the depth camera: stand-ins
+  # made from the rendered depth, so the person is where the depth says.
+  os.makedirs(os.path.join(manual, layout.IR_DIR))
+  for sample in samples:
+    writer = cv2.VideoWriter(layout.ir_path(manual, sample.name),
+                             cv2.VideoWriter_fourcc(*'MJPG'), layout.FPS,
+                             layout.DEPTH_SIZE[::-1])
+    for index in range(4):
+      depth = video_io.read_depth_png(
+          layout.depth_frame_path(manual, sample.name, index))
+      grey = np.clip(depth / 32, 0, 255).astype(np.uint8)
+      writer.write(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+    writer.release()
+  builder = _build(tmp_path, 'ir', manual)
+  ex = next(iter(tfds.as_numpy(builder.as_dataset(split='xsub_test'))))
+  assert ex['frames'].shape == (4, 212, 256, 1)
+  assert ex['frames'].dtype == np.uint8
+  depth, _ = video_io.read_depth_frames(
+      layout.depth_dir(manual, ex['name'].decode()), 212, 256)
+  # Stored IR is area-averaged, depth nearest-sampled: they differ at
+  # edges and sensor holes only.
+  diff = np.abs(ex['frames'][..., 0] - np.clip(depth[..., 0] / 32, 0, 255))
+  assert np.median(diff) < 4 and np.mean(diff > 40) < 0.02
+  actor = skeleton_file.main_actor(skeleton_file.read_skeleton(
+      layout.skeleton_path(manual, ex['name'].decode())))
+  np.testing.assert_allclose(ex['joints_2d'], actor.depth_xy[:4] * 0.5,
+                             atol=1e-3)

@@ -8,6 +8,7 @@ import re
 RGB_DIR = 'nturgb+d_rgb'
 DEPTH_MASKED_DIR = 'nturgb+d_depth_masked'
 DEPTH_DIR = 'nturgb+d_depth'
+IR_DIR = 'nturgb+d_ir'
 SKELETON_DIR = 'nturgbd_skeletons'
 
 RGB_SIZE = (1080, 1920)  # (height, width) of the colour videos.
@@ -72,6 +73,11 @@ def parse_name(name):
 def rgb_path(root, name):
   """`<root>/nturgb+d_rgb/<name>_rgb.avi`."""
   return os.path.join(root, RGB_DIR, f'{name}_rgb.avi')
+
+
+def ir_path(root, name):
+  """`<root>/nturgb+d_ir/<name>_ir.avi`, infrared in the depth camera."""
+  return os.path.join(root, IR_DIR, f'{name}_ir.avi')
 
 
 def depth_masked_dir(root, name):

@@ -45,7 +45,7 @@ from tfds_ntu import skeleton_file
 from tfds_ntu import synthetic as synthetic_lib
 from tfds_ntu import video_io
 
-MODALITIES = ('rgb', 'depth_masked', 'depth', 'rgbd')
+MODALITIES = ('rgb', 'depth_masked', 'depth', 'rgbd', 'ir')
 _CITATION = """@inproceedings{shahroudy2016ntu,
   title={NTU RGB+D: A Large Scale Dataset for 3D Human Activity Analysis},
   author={Shahroudy, Amir and Liu, Jun and Ng, Tian-Tsong and Wang, Gang},
@@ -60,8 +60,9 @@ class NtuConfig(tfds.core.BuilderConfig):
 
   Attributes:
     modality: 'rgb' (colour video), 'depth_masked' (masked depth PNGs),
-      'depth' (full depth PNGs) or 'rgbd' (colour brought into the depth
-      camera's geometry, beside the masked depth; see `rgb_to_depth`).
+      'depth' (full depth PNGs), 'rgbd' (colour brought into the depth
+      camera's geometry, beside the masked depth; see `rgb_to_depth`) or
+      'ir' (the infrared video, seen by the depth camera).
     height: stored frame height.
     width: stored frame width.
     synthetic: None to read real data from the manual dir, else the spec of
@@ -114,7 +115,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       '1.1.0': 'Synthetic configs: 14 actions (3 two-person), furnished '
                'rooms, passing objects, sensor noise; depth ones also '
                'render full depth.',
-      '1.2.0': 'Cross-setup splits; full-depth and RGB+depth configs; the '
+      '1.2.0': 'Cross-setup splits; full-depth, RGB+depth and infrared '
+               'configs; the '
                'second actor of two-person actions; the authors\' '
                'missing-skeleton lists excluded; depth folders with gaps '
                'kept; a build summary in the metadata; Apache Beam.',
@@ -130,6 +132,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     {layout.RGB_DIR}/<name>_rgb.avi                  (config `rgb`)
     {layout.DEPTH_MASKED_DIR}/<name>/MDepth-%08d.png (config `depth`)
     {layout.DEPTH_DIR}/<name>/Depth-%08d.png          (config `depth_full`)
+    {layout.IR_DIR}/<name>_ir.avi                    (config `ir`)
     {layout.MISSING_SKELETON_LISTS[0]}
     {layout.MISSING_SKELETON_LISTS[1]}  (NTU-120)
   where <name> is SsssCcccPpppRrrrAaaa. The archives of NTU-60 and of
@@ -146,6 +149,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       NtuConfig(name='rgbd', description='Real colour in the depth camera\'s '
                 'geometry and masked depth, 212x256.', modality='rgbd',
                 height=212, width=256),
+      NtuConfig(name='ir', description='Real infrared video, 212x256.',
+                modality='ir', height=212, width=256),
       NtuConfig(name='synthetic_rgb',
                 description='Rendered NTU-format colour video, 144x256.',
                 modality='rgb', height=144, width=256, synthetic=SYNTHETIC_SPEC),
@@ -184,8 +189,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     size = (config.height, config.width)
     depth = tfds.features.Video(shape=(None, *size, 1), dtype=np.uint16,
                                 encoding_format='png')
-    if config.modality in ('rgb', 'rgbd'):
-      frames = tfds.features.Video(shape=(None, *size, 3),
+    if config.modality in ('rgb', 'rgbd', 'ir'):
+      channels = 1 if config.modality == 'ir' else 3
+      frames = tfds.features.Video(shape=(None, *size, channels),
                                    encoding_format='jpeg')
     else:
       frames = depth
@@ -378,12 +384,14 @@ _MODALITY_FILES = {
     'depth_masked': (layout.depth_masked_dir,),
     'depth': (layout.depth_dir,),
     'rgbd': (layout.rgb_path, layout.depth_masked_dir),
+    'ir': (layout.ir_path,),
 }
 
 
 def _wanted_files(root, modality):
   """What every sample needs besides its skeleton, for error messages."""
-  inside = {layout.rgb_path: '', layout.depth_masked_dir: '/MDepth-%08d.png',
+  inside = {layout.rgb_path: '', layout.ir_path: '',
+            layout.depth_masked_dir: '/MDepth-%08d.png',
             layout.depth_dir: '/Depth-%08d.png'}
   return ' and '.join(f(root, 'SsssCcccPpppRrrrAaaa') + inside[f]
                       for f in _MODALITY_FILES[modality])
@@ -529,6 +537,11 @@ def _read_example(root, sample, config):
   if config.modality == 'rgb':
     images = {'frames': _stage(build_summary.VIDEO, video_io.read_rgb_video,
                                layout.rgb_path(root, name), config.height,
+                               config.width)}
+    indices = np.arange(len(images['frames']))
+  elif config.modality == 'ir':
+    images = {'frames': _stage(build_summary.VIDEO, video_io.read_ir_video,
+                               layout.ir_path(root, name), config.height,
                                config.width)}
     indices = np.arange(len(images['frames']))
   else:

@@ -10,7 +10,17 @@ _DEPTH_RE = re.compile(r'M?Depth-(\d{8})\.png')
 
 
 def read_rgb_video(path, height, width):
-  """Decodes an AVI into [T, height, width, 3] uint8 RGB.
+  """Decodes an AVI into [T, height, width, 3] uint8 RGB (`read_video`)."""
+  return read_video(path, height, width, grey=False)
+
+
+def read_ir_video(path, height, width):
+  """Decodes an infrared AVI into [T, height, width, 1] uint8 (`read_video`)."""
+  return read_video(path, height, width, grey=True)
+
+
+def read_video(path, height, width, grey):
+  """Decodes an AVI into [T, height, width, 1 if grey else 3] uint8.
 
   Frames are shrunk with INTER_AREA (averages the pixels it merges, so small
   stored frames do not alias).
@@ -27,7 +37,10 @@ def read_rgb_video(path, height, width):
     if not ok:
       break
     frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
-    frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    if grey:
+      frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)[..., None])
+    else:
+      frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
   capture.release()
   if not frames:
     raise ValueError(f'{path}: no decodable frame')
