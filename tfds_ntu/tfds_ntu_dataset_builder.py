@@ -122,22 +122,26 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                'kept; a build summary in the metadata; Apache Beam.',
   }
   MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
-  Download NTU RGB+D 60 or 120 from
-  https://rose1.ntu.edu.sg/dataset/actionRecognition/ (the archives for the
-  modality you build, and the skeletons), and the authors' lists of samples
-  with missing skeletons from
-  https://github.com/shahroudy/NTURGB-D/tree/master/Matlab . Extract them so
-  that `--manual_dir` holds:
+  1. Request access and download from
+     https://rose1.ntu.edu.sg/dataset/actionRecognition/ the skeletons
+     (NTU-60: setups S001-S017; NTU-120 adds S018-S032) and, per setup, the
+     archive of each modality you build: RGB videos for `rgb` and `rgbd`,
+     masked depth for `depth` and `rgbd`, depth for `depth_full`, IR for `ir`.
+  2. Download the authors' lists of samples with missing skeletons,
+     {layout.MISSING_SKELETON_LISTS[0]} and (NTU-120)
+     {layout.MISSING_SKELETON_LISTS[1]}, from
+     https://github.com/shahroudy/NTURGB-D/tree/master/Matlab .
+  3. Extract every archive into `--manual_dir` (NTU-60's and NTU-120's
+     archives extract into the same folders) and put the lists beside them:
     {layout.SKELETON_DIR}/<name>.skeleton            (every config)
-    {layout.RGB_DIR}/<name>_rgb.avi                  (config `rgb`)
-    {layout.DEPTH_MASKED_DIR}/<name>/MDepth-%08d.png (config `depth`)
-    {layout.DEPTH_DIR}/<name>/Depth-%08d.png          (config `depth_full`)
-    {layout.IR_DIR}/<name>_ir.avi                    (config `ir`)
+    {layout.RGB_DIR}/<name>_rgb.avi                  (`rgb`, `rgbd`)
+    {layout.DEPTH_MASKED_DIR}/<name>/MDepth-%08d.png (`depth`, `rgbd`)
+    {layout.DEPTH_DIR}/<name>/Depth-%08d.png          (`depth_full`)
+    {layout.IR_DIR}/<name>_ir.avi                    (`ir`)
     {layout.MISSING_SKELETON_LISTS[0]}
-    {layout.MISSING_SKELETON_LISTS[1]}  (NTU-120)
-  where <name> is SsssCcccPpppRrrrAaaa. The archives of NTU-60 and of
-  NTU-120's second half extract into the same folders. The `synthetic*`
-  configs need nothing.
+    {layout.MISSING_SKELETON_LISTS[1]}
+  where <name> is SsssCcccPpppRrrrAaaa. The `synthetic*` configs need
+  nothing.
   """
   BUILDER_CONFIGS = [
       NtuConfig(name='rgb', description='Real colour video, 144x256.',
