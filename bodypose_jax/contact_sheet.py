@@ -213,17 +213,25 @@ def sample_panels(
   ]
 
 
-def labelled_row(panels: Sequence[np.ndarray], text: str) -> np.ndarray:
+def labelled_row(
+    panels: Sequence[np.ndarray], text: str, scale: float | None = None
+) -> np.ndarray:
   """Panels of one height side by side, GAP apart, under a strip of `text`.
+
+  Args:
+    panels: [h, w_i, 3] uint8 RGB.
+    text: one line.
+    scale: of the text (`drawing.put_text`), at least 0.4; default the panel
+      height / 360.
 
   Returns:
     [strip + h, sum of widths + GAP * (len(panels) - 1), 3] uint8 RGB, where
-    the strip is 56 / 360 of the panel height (at least 22 pixels).
+    the strip is 56 * scale pixels high (at least 22).
   """
   h = panels[0].shape[0]
   gap = np.full((h, GAP, 3), BACKGROUND, np.uint8)
   row = np.concatenate([part for p in panels for part in (gap, p)][1:], axis=1)
-  scale = max(0.4, h / 360)
+  scale = max(0.4, h / 360 if scale is None else scale)
   strip = np.full((round(56 * scale), row.shape[1], 3), BACKGROUND, np.uint8)
   drawing.put_text(strip, text, scale)
   return np.concatenate([strip, row])
@@ -269,6 +277,23 @@ def contact_sheet(
   return np.concatenate(rows)
 
 
+def check_png(out: str):
+  """Raises ValueError naming `out` unless it is a .png path."""
+  if os.path.splitext(out)[1].lower() != ".png":
+    raise ValueError(f"{out}: the contact sheet is written as .png.")
+
+
+def write_png(out: str, sheet: np.ndarray):
+  """Writes [H, W, 3] uint8 RGB `sheet` to the PNG `out`, creating its folder.
+
+  Raises:
+    ValueError: naming `out`, when cv2 cannot write it.
+  """
+  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+  if not cv2.imwrite(out, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
+    raise ValueError(f"{out}: cv2 cannot write the PNG.")
+
+
 def run(
     root: str,
     out: str,
@@ -281,12 +306,9 @@ def run(
   Returns:
     (height, width) of the sheet.
   """
-  if os.path.splitext(out)[1].lower() != ".png":
-    raise ValueError(f"{out}: the contact sheet is written as .png.")
+  check_png(out)
   sheet = contact_sheet(root, num_samples, seed, panel_width)
-  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-  if not cv2.imwrite(out, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
-    raise ValueError(f"{out}: cv2 cannot write the PNG.")
+  write_png(out, sheet)
   return sheet.shape[:2]
 
 

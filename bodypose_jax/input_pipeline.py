@@ -47,11 +47,23 @@ def get_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
   raise FileNotFoundError(
       f"Dataset {ds.name}/{ds.builder_config} is not built in {data_dir} "
       f"(looked for {builder.data_dir}). Build it from the repository root "
-      f"with:\n  tfds build tfds_ntu --config={ds.builder_config} "
-      f"--manual_dir=/path/to/ntu_rgbd --data_dir={data_dir}\n"
+      f"with:\n  {build_command(ds.builder_config, data_dir)}\n"
       "where /path/to/ntu_rgbd holds the NTU RGB+D folders "
       "(nturgb+d_rgb, nturgb+d_depth_masked, nturgbd_skeletons). Or train on "
       "the synthetic set: --config=configs/<name>.py:synthetic"
+  )
+
+
+def build_command(builder_config: str, data_dir: str | None = None) -> str:
+  """The command, run from the repository root, that builds tfds_ntu's
+  `builder_config` into `data_dir` (None: TFDS's default); real data is read
+  from `--manual_dir`, written here as /path/to/ntu_rgbd."""
+  manual = ""
+  if not builder_config.startswith("synthetic"):
+    manual = " --manual_dir=/path/to/ntu_rgbd"
+  return (
+      f"tfds build tfds_ntu --config={builder_config}{manual} "
+      f"--data_dir={data_dir or '~/tensorflow_datasets'}"
   )
 
 
