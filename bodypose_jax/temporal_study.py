@@ -129,6 +129,14 @@ def _json(path):
     return json.load(f)
 
 
+def finished_metrics(config, workdir):
+  """The run's stream evaluation if it was trained to its budget, else None."""
+  done = _json(os.path.join(workdir, "stream_eval", "metrics.json"))
+  if done and done["step"] == config.num_train_steps:
+    return done
+  return None
+
+
 def train_and_evaluate_run(config, workdir):
   """Trains (or resumes) one run, then streams it over its eval split.
 
@@ -136,14 +144,15 @@ def train_and_evaluate_run(config, workdir):
     The evaluation's metrics (`evaluate.evaluate`), reused when an earlier
     call evaluated the same final step.
   """
-  out_dir = os.path.join(workdir, "stream_eval")
-  done = _json(os.path.join(out_dir, "metrics.json"))
-  if done and done["step"] == config.num_train_steps:
+  done = finished_metrics(config, workdir)
+  if done:
     # Finished earlier: restoring it only to re-run its clip evaluation
     # would change nothing.
     return done
   train.train_and_evaluate(config, workdir)
-  return evaluate_lib.evaluate(workdir, out_dir=out_dir)
+  return evaluate_lib.evaluate(
+      workdir, out_dir=os.path.join(workdir, "stream_eval")
+  )
 
 
 def latency(workdir, runs):
@@ -273,11 +282,13 @@ def study(
     data_dir: str | None = None,
     latency_runs: int = 100,
     overrides: Mapping[str, object] = (),
+    report_only: bool = False,
 ) -> dict:
   """Runs (or resumes) the whole study and writes its reports.
 
   `overrides` ({"input.clip_length": 16}) apply to every run; study.json
-  records them.
+  records them. With `report_only`, nothing is trained: the reports cover
+  the runs already finished, and the others are left out (logged).
 
   Returns:
     The contents of study.json: {"runs": [...], "summary": [...]}.
@@ -306,7 +317,13 @@ def study(
         data_dir,
         overrides,
     )
-    metrics = train_and_evaluate_run(config, workdir)
+    if report_only:
+      metrics = finished_metrics(config, workdir)
+      if metrics is None:
+        logging.warning("Not finished, left out of the report: %s", name)
+        continue
+    else:
+      metrics = train_and_evaluate_run(config, workdir)
     runs.append(
         {
             "name": name,
@@ -320,6 +337,8 @@ def study(
     )
     if (modality, cell) not in latencies:
       latencies[(modality, cell)] = latency(workdir, latency_runs)
+  if not runs:
+    raise ValueError(f"{out_dir}: no finished run to report.")
   result = {
       "overrides": dict(overrides),
       "runs": runs,
@@ -378,6 +397,7 @@ def main(argv):
       FLAGS.data_dir,
       FLAGS.latency_runs,
       parse_overrides(FLAGS.set),
+      FLAGS.report_only,
   )
 
 

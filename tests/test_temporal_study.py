@@ -53,6 +53,17 @@ def test_tiny_study_reports_every_run_and_resumes(
       == stamp
   )
 
+  # A report over a larger grid trains nothing and covers the finished runs.
+  report = temporal_study.study(
+      out, **{**kwargs, "seeds": [0, 1]}, report_only=True
+  )
+  assert report["runs"] == result["runs"]
+  assert not os.path.exists(os.path.join(out, "runs", "rgb_gru_xsub_s1"))
+  with pytest.raises(ValueError, match="no finished run"):
+    temporal_study.study(
+        str(tmp_path / "empty"), **{**kwargs, "seeds": [3]}, report_only=True
+    )
+
 
 def test_overrides_reach_the_run_config_and_misspellings_fail():
   overrides = temporal_study.parse_overrides(
