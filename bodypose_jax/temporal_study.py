@@ -371,6 +371,9 @@ def _define_flags():
   )
   flags.DEFINE_string("data_dir", None, "TFDS data_dir; default TFDS's.")
   flags.DEFINE_integer("latency_runs", 100, "Timed TFLite invokes per model.")
+  flags.DEFINE_bool(
+      "report_only", False, "Train nothing: report the finished runs."
+  )
   flags.DEFINE_list(
       "set",
       [],

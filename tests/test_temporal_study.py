@@ -3,10 +3,14 @@ times and reports every run, and a rerun resumes instead of redoing."""
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
 from bodypose_jax import temporal_study
+
+import real_samples
 
 
 def test_tiny_study_reports_every_run_and_resumes(
@@ -53,11 +57,33 @@ def test_tiny_study_reports_every_run_and_resumes(
       == stamp
   )
 
-  # A report over a larger grid trains nothing and covers the finished runs.
-  report = temporal_study.study(
-      out, **{**kwargs, "seeds": [0, 1]}, report_only=True
+  # A report over a larger grid, from the command line, trains nothing and
+  # covers the finished runs.
+  command = [
+      sys.executable,
+      "-m",
+      "bodypose_jax.temporal_study",
+      f"--out_dir={out}",
+      "--modalities=rgb",
+      "--cells=none,gru",
+      "--protocols=xsub",
+      "--seeds=0,1",
+      "--variant=smoke",
+      "--num_train_steps=2",
+      f"--data_dir={smoke_data_dir}",
+      "--latency_runs=5",
+      "--report_only",
+  ]
+  done = subprocess.run(
+      command,
+      cwd=real_samples.REPO,
+      capture_output=True,
+      text=True,
+      timeout=600,
   )
-  assert report["runs"] == result["runs"]
+  assert done.returncode == 0, done.stderr[-3000:]
+  with open(os.path.join(out, "study.json")) as f:
+    assert json.load(f)["runs"] == json.loads(json.dumps(result["runs"]))
   assert not os.path.exists(os.path.join(out, "runs", "rgb_gru_xsub_s1"))
   with pytest.raises(ValueError, match="no finished run"):
     temporal_study.study(
