@@ -241,7 +241,7 @@ def to_markdown(rows: Sequence[dict]) -> str:
 
 def plot_latency_accuracy(rows: Sequence[dict], path: str):
   """PCK@0.2 (all and occluded joints) against TFLite latency per frame."""
-  fig, ax = plt.subplots(figsize=(6.4, 4.4))
+  fig, ax = plt.subplots(figsize=(7.2, 6.0))
   markers = {"rgb": "o", "depth": "s"}
   colours = {"none": "tab:grey", "gru": "tab:blue", "lstm": "tab:orange"}
   for row in rows:
@@ -265,7 +265,10 @@ def plot_latency_accuracy(rows: Sequence[dict], path: str):
   ax.set_xlabel("TFLite float32 latency per frame, 1 thread (ms)")
   ax.set_ylabel("PCK@0.2 (filled: all joints, hollow: occluded)")
   ax.grid(alpha=0.3)
-  ax.legend(fontsize=6, ncol=2)
+  # Below the axes: inside, it hides points.
+  ax.legend(
+      fontsize=6, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.14)
+  )
   fig.tight_layout()
   fig.savefig(path, dpi=120)
   plt.close(fig)
