@@ -236,12 +236,10 @@ def synthetic_sample(tmp_path_factory):
       for d in diff
   ]
   person = np.repeat(np.stack(person)[..., None] * 255, 3, -1)
-  silhouette = (
-      video_io.read_depth_frames(
-          layout.depth_masked_dir(root, sample.name), *_OUT
-      )[..., 0]
-      > 0
+  depth, _ = video_io.read_depth_frames(
+      layout.depth_masked_dir(root, sample.name), *_OUT
   )
+  silhouette = depth[..., 0] > 0
   return dict(
       h=h,
       residual=residual,
