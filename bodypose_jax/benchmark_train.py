@@ -595,6 +595,8 @@ def _define_flags():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  # Before anything starts JAX: the trainer's host set-up (main.py's).
+  logging.info(hardware.configure_host(FLAGS.config.reuse_host_memory))
   # A cached executable would make the compile time meaningless.
   jax.config.update("jax_enable_compilation_cache", False)
   # tf.data and the Keras baseline run on the host, as in training.

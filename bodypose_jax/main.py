@@ -19,6 +19,7 @@ from ml_collections import config_flags
 import tensorflow as tf
 
 from bodypose_jax import distributed
+from bodypose_jax import hardware
 from bodypose_jax import train
 
 FLAGS = flags.FLAGS
@@ -56,6 +57,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   logging.get_absl_handler().addFilter(_QuietLibraries())
+  logging.info(hardware.configure_host(FLAGS.config.reuse_host_memory))
   distributed.initialize(
       FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id
   )

@@ -34,6 +34,56 @@ def test_shifted_depthwise_equals_grouped(stride, size):
   )
 
 
+def _grouped_depthwise(x, kernel, stride):
+  return jax.lax.conv_general_dilated(
+      x,
+      kernel,
+      (stride, stride),
+      "SAME",
+      dimension_numbers=("NHWC", "HWIO", "NHWC"),
+      feature_group_count=x.shape[-1],
+  )
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+@pytest.mark.parametrize("kernel_size", [1, 3, 5])
+@pytest.mark.parametrize("size", [(8, 8), (7, 9)])
+def test_shifted_depthwise_gradients_equal_grouped(stride, kernel_size, size):
+  """The hand-written VJP: both gradients, every phase and border case."""
+  x = jax.random.normal(jax.random.key(0), (2, *size, 5))
+  kernel = jax.random.normal(
+      jax.random.key(1), (kernel_size, kernel_size, 1, 5)
+  )
+  out = _grouped_depthwise(x, kernel, stride)
+  cotangent = jax.random.normal(jax.random.key(2), out.shape)
+
+  def grads(conv):
+    return jax.grad(
+        lambda x, k: jnp.sum(conv(x, k, stride) * cotangent), (0, 1)
+    )(x, kernel)
+
+  for got, want in zip(
+      grads(layers.shifted_depthwise), grads(_grouped_depthwise)
+  ):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 4), (2, 3, 4, 4)])
+def test_matmul_gradients_equal_jnp_dot(shape):
+  """The per-image kernel gradient is the plain contraction's."""
+  x = jax.random.normal(jax.random.key(0), shape)
+  kernel = jax.random.normal(jax.random.key(1), (4, 6))
+  cotangent = jax.random.normal(jax.random.key(2), (*shape[:-1], 6))
+
+  def grads(dot):
+    return jax.grad(lambda x, k: jnp.sum(dot(x, k) * cotangent), (0, 1))(
+        x, kernel
+    )
+
+  for got, want in zip(grads(layers.matmul), grads(jnp.dot)):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("features", [5, 12])
 def test_matmul_pointwise_equals_conv(features):
   x = jax.random.normal(jax.random.key(0), (2, 6, 7, 9))
@@ -86,6 +136,32 @@ def test_formulations_share_parameters_and_outputs():
   out_b = b.apply(variables, frames)
   for key in ("heatmaps", "offsets"):
     np.testing.assert_allclose(out_a[key], out_b[key], rtol=1e-4, atol=1e-4)
+
+
+def test_formulations_train_alike():
+  """Gradients agree too: the CPU forms' hand-written VJPs train the same."""
+  frames = jax.random.normal(jax.random.key(0), (2, 2, 32, 48, 3))
+  variables = models.PoseNet(**TINY).init(jax.random.key(1), frames)
+
+  def gradients(formulation):
+    model = models.PoseNet(formulation=formulation, **TINY)
+
+    def loss(params):
+      out, _ = model.apply(
+          {**variables, "params": params},
+          frames,
+          train=True,
+          mutable=["batch_stats"],
+      )
+      return jnp.mean(out["heatmaps"] ** 2) + jnp.mean(out["offsets"] ** 2)
+
+    return jax.grad(loss)(variables["params"])
+
+  cpu = gradients(layers.Formulation("shifted", "matmul", "im2col"))
+  standard = gradients(layers.Formulation("grouped", "conv", "conv"))
+  scale = max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(standard))
+  for got, want in zip(jax.tree.leaves(cpu), jax.tree.leaves(standard)):
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4 * scale)
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm", "none"])
