@@ -38,6 +38,7 @@ import numpy as np
 
 from bodypose_jax import evaluate as evaluate_lib
 from bodypose_jax import export as export_lib
+from bodypose_jax import hardware
 from bodypose_jax import profile_tflite
 from bodypose_jax import train
 from configs import default as default_config
@@ -388,6 +389,15 @@ def _define_flags():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  overrides = parse_overrides(FLAGS.set)
+  # The trainer's host set-up (main.py's), once for the whole process.
+  logging.info(
+      hardware.configure_host(
+          overrides.get(
+              "reuse_host_memory", default_config.get_config().reuse_host_memory
+          )
+      )
+  )
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
   # tf.data and TFLite run on the CPU; leave any accelerator to JAX.
@@ -402,7 +412,7 @@ def main(argv):
       FLAGS.num_train_steps,
       FLAGS.data_dir,
       FLAGS.latency_runs,
-      parse_overrides(FLAGS.set),
+      overrides,
       FLAGS.report_only,
   )
 

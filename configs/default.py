@@ -108,7 +108,8 @@ def apply_variant(
   Args:
     config: from `get_config` with the experiment's model settings.
     variant: None (real NTU RGB+D), 'synthetic' (the embedded synthetic set,
-      ~10 minutes on 2 CPU cores) or 'smoke' (a tiny run, < 2 minutes).
+      ~8 minutes on 2 CPU cores, first use included) or 'smoke' (a tiny
+      run, < 2 minutes).
     modality: 'rgb' or 'depth'.
   """
   if variant is None:

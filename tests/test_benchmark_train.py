@@ -1,14 +1,12 @@
 """The train-step benchmark: JAX timing and FLOPs, Keras baseline, pipeline."""
 
 import json
-import os
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
 
+import commands
 from bodypose_jax import benchmark_train
 from bodypose_jax import keras_baseline
 from bodypose_jax import skeleton
@@ -16,8 +14,6 @@ from bodypose_jax import train
 from configs import depth_gru
 from configs import rgb_gru
 from configs import rgb_lstm
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # XLA:CPU takes ~25 s to compile the smoke model's full MobileNetV2 table and
 # the benchmark compiles its step twice (T and T=1); one block per stage keeps
@@ -134,26 +130,17 @@ def test_cli_writes_table_and_json(smoke_builder, smoke_data_dir, tmp_path):
   smoke_builder("rgb")
   json_out = tmp_path / "bench.json"
   stages = repr(_FAST_STAGES).replace(" ", "")
-  done = subprocess.run(
-      [
-          sys.executable,
-          "-m",
-          "bodypose_jax.benchmark_train",
-          "--config=configs/rgb_gru.py:smoke",
-          f"--config.model.stages={stages}",
-          f"--config.dataset.data_dir={smoke_data_dir}",
-          "--steps=2",
-          "--warmup=1",
-          "--rounds=1",
-          "--pipeline_batches=2",
-          f"--json_out={json_out}",
-      ],
-      cwd=REPO,
-      capture_output=True,
-      text=True,
-      check=False,
+  done = commands.run_module(
+      "bodypose_jax.benchmark_train",
+      "--config=configs/rgb_gru.py:smoke",
+      f"--config.model.stages={stages}",
+      f"--config.dataset.data_dir={smoke_data_dir}",
+      "--steps=2",
+      "--warmup=1",
+      "--rounds=1",
+      "--pipeline_batches=2",
+      f"--json_out={json_out}",
   )
-  assert done.returncode == 0, done.stderr[-3000:]
   assert "JAX / Keras step time" in done.stdout
   assert "headroom" in done.stdout
   report = json.loads(json_out.read_text())

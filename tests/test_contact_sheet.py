@@ -3,13 +3,12 @@
 import os
 import re
 import shutil
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 
+import commands
 from bodypose_jax import contact_sheet
 from bodypose_jax import drawing
 from bodypose_jax import skeleton
@@ -17,7 +16,6 @@ from tfds_ntu import layout
 from tfds_ntu import skeleton_file
 from tfds_ntu import video_io
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAME = "S001C002P003R001A010"
 FRAMES = 3
 RGB_LEVELS = (40, 120, 200)  # Grey level of each video frame.
@@ -166,22 +164,14 @@ def test_cli_writes_the_sheet(root, tmp_path):
   _write_sample(root, "S001C001P001R001A001")
   (tmp_path / layout.SKELETON_DIR / "not_a_sample.skeleton").write_text("0")
   out = tmp_path / "new" / "sheet.png"
-  result = subprocess.run(
-      [
-          sys.executable,
-          "-m",
-          "bodypose_jax.contact_sheet",
-          f"--root={root}",
-          f"--out={out}",
-          "--num_samples=6",
-          "--panel_width=320",
-      ],
-      cwd=REPO,
-      capture_output=True,
-      text=True,
+  result = commands.run_module(
+      "bodypose_jax.contact_sheet",
+      f"--root={root}",
+      f"--out={out}",
+      "--num_samples=6",
+      "--panel_width=320",
       timeout=120,
   )
-  assert result.returncode == 0, result.stderr[-3000:]
   assert "not_a_sample.skeleton: skipped" in result.stderr
   sheet = cv2.imread(str(out))
   # Two samples, each a 28-pixel label over 180-pixel panels: RGB 320 wide,

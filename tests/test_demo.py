@@ -2,8 +2,6 @@
 
 import os
 import re
-import subprocess
-import sys
 
 from absl import app
 import cv2
@@ -11,13 +9,12 @@ import numpy as np
 from PIL import Image
 import pytest
 
+import commands
 from bodypose_jax import demo
 from bodypose_jax import drawing
 from bodypose_jax import skeleton
 
 import real_samples
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _real_avi():
@@ -183,24 +180,16 @@ def test_cli(tiny_export, tmp_path):
   avi = _real_avi()
   model, _ = tiny_export("rgb", "gru")
   gif = tmp_path / "cli.gif"
-  result = subprocess.run(
-      [
-          sys.executable,
-          "-m",
-          "bodypose_jax.demo",
-          f"--model={model}",
-          f"--input={avi}",
-          f"--output={gif}",
-          "--max_frames=3",
-          "--heatmaps",
-          "--display_width=96",
-      ],
-      cwd=REPO,
-      capture_output=True,
-      text=True,
+  result = commands.run_module(
+      "bodypose_jax.demo",
+      f"--model={model}",
+      f"--input={avi}",
+      f"--output={gif}",
+      "--max_frames=3",
+      "--heatmaps",
+      "--display_width=96",
       timeout=300,
   )
-  assert result.returncode == 0, result.stderr[-3000:]
   assert "3 frames" in result.stdout
   with Image.open(gif) as image:
     assert image.n_frames == 3

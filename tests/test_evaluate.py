@@ -3,16 +3,14 @@
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+import commands
 from bodypose_jax import evaluate
 from bodypose_jax import skeleton
 from bodypose_jax import video_metrics as vm
-from real_samples import REPO
 
 J = skeleton.NUM_JOINTS
 WRIST = skeleton.JOINT_INDEX["wrist_left"]
@@ -182,14 +180,6 @@ def test_bad_shapes_and_empty_accumulator():
 
 
 # ---------------------------------------------------------- end to end --
-def _run(*args):
-  proc = subprocess.run(
-      [sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True
-  )
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  return proc
-
-
 def _check_outputs(out_dir):
   for name in ("pck_curve.png", "per_joint_pck.png", "occlusion_recovery.png"):
     with open(os.path.join(out_dir, name), "rb") as f:
@@ -209,7 +199,7 @@ def test_evaluate_checkpoint_and_tflite(smoke_workdir, tmp_path):
   assert len(saved["all"]["per_joint_pck@0.2"]) == J
 
   # The command line, on two videos, into the default folder.
-  proc = _run(
+  proc = commands.run_module(
       "bodypose_jax.evaluate", f"--workdir={smoke_workdir}", "--max_videos=2"
   )
   assert "PCK@0.2" in proc.stdout
@@ -217,7 +207,7 @@ def test_evaluate_checkpoint_and_tflite(smoke_workdir, tmp_path):
   assert cli["num_videos"] == 2
 
   # The exported float32 model on the same two videos.
-  _run(
+  commands.run_module(
       "bodypose_jax.export",
       f"--workdir={smoke_workdir}",
       "--variants=float32",

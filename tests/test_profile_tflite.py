@@ -2,13 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import commands
 from bodypose_jax import profile_tflite
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -161,13 +160,7 @@ def test_bad_arguments_fail_before_measuring(tmp_path, model_paths):
 
 
 def _run_cli(*args):
-  return subprocess.run(
-      [sys.executable, "-m", "bodypose_jax.profile_tflite", *args],
-      cwd=REPO,
-      capture_output=True,
-      text=True,
-      check=False,
-  )
+  return commands.run_module("bodypose_jax.profile_tflite", *args, check=False)
 
 
 def test_cli_writes_table_and_json(tmp_path, model_paths):

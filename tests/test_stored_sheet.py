@@ -2,19 +2,17 @@
 
 import os
 import re
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+import commands
 from bodypose_jax import drawing
 from bodypose_jax import skeleton
 from bodypose_jax import stored_sheet
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPLIT = "xview_train"
 MODALITIES = {"rgb": "rgb", "depth": "depth_masked"}  # smoke -> config's
 # Panels 512 wide, so that `drawing.draw_pose` draws joints of radius 5.12
@@ -219,24 +217,16 @@ def test_sheet_shape_and_seed(smoke_builder):
 def test_cli_writes_the_sheet(smoke_builder, smoke_data_dir, tmp_path):
   smoke_builder("depth")
   out = tmp_path / "new" / "sheet.png"
-  result = subprocess.run(
-      [
-          sys.executable,
-          "-m",
-          "bodypose_jax.stored_sheet",
-          "--dataset=tfds_ntu/synthetic_smoke_depth",
-          "--split=xview_test",
-          f"--data_dir={smoke_data_dir}",
-          f"--out={out}",
-          "--num_examples=2",
-          "--panel_width=128",
-      ],
-      cwd=REPO,
-      capture_output=True,
-      text=True,
+  result = commands.run_module(
+      "bodypose_jax.stored_sheet",
+      "--dataset=tfds_ntu/synthetic_smoke_depth",
+      "--split=xview_test",
+      f"--data_dir={smoke_data_dir}",
+      f"--out={out}",
+      "--num_examples=2",
+      "--panel_width=128",
       timeout=120,
   )
-  assert result.returncode == 0, result.stderr[-3000:]
   assert f"Wrote {out}" in result.stdout
   sheet = cv2.imread(str(out))
   # Two examples, each a 22-pixel label over a 106x128 depth panel.

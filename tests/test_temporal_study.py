@@ -3,14 +3,11 @@ times and reports every run, and a rerun resumes instead of redoing."""
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
+import commands
 from bodypose_jax import temporal_study
-
-import real_samples
 
 
 def test_tiny_study_reports_every_run_and_resumes(
@@ -59,9 +56,7 @@ def test_tiny_study_reports_every_run_and_resumes(
 
   # A report over a larger grid, from the command line, trains nothing and
   # covers the finished runs.
-  command = [
-      sys.executable,
-      "-m",
+  commands.run_module(
       "bodypose_jax.temporal_study",
       f"--out_dir={out}",
       "--modalities=rgb",
@@ -73,15 +68,7 @@ def test_tiny_study_reports_every_run_and_resumes(
       f"--data_dir={smoke_data_dir}",
       "--latency_runs=5",
       "--report_only",
-  ]
-  done = subprocess.run(
-      command,
-      cwd=real_samples.REPO,
-      capture_output=True,
-      text=True,
-      timeout=600,
   )
-  assert done.returncode == 0, done.stderr[-3000:]
   with open(os.path.join(out, "study.json")) as f:
     assert json.load(f)["runs"] == json.loads(json.dumps(result["runs"]))
   assert not os.path.exists(os.path.join(out, "runs", "rgb_gru_xsub_s1"))

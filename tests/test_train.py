@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import tensorflow as tf
 
+import commands
 from bodypose_jax import train
 from bodypose_jax import workdir as workdir_lib
 from configs import rgb_gru
@@ -95,9 +96,7 @@ def test_main_command_line(smoke_builder, smoke_data_dir, tmp_path):
   """The documented command, with a config override, as a user runs it."""
   smoke_builder("rgb")
   workdir = tmp_path / "cli"
-  cmd = [
-      sys.executable,
-      "-m",
+  result = commands.run_module(
       "bodypose_jax.main",
       "--config=configs/rgb_gru.py:smoke",
       f"--workdir={workdir}",
@@ -107,11 +106,7 @@ def test_main_command_line(smoke_builder, smoke_data_dir, tmp_path):
       "--config.eval_every_steps=4",
       "--config.checkpoint_every_steps=4",
       f"--config.compilation_cache_dir={tmp_path / 'xla'}",
-  ]
-  result = subprocess.run(
-      cmd, cwd=REPO, capture_output=True, text=True, timeout=600
   )
-  assert result.returncode == 0, result.stderr[-3000:]
   assert "PoseNet (cell=none)" in result.stderr
   assert "eval at step 4" in result.stderr
   with open(workdir / "config.json") as f:
@@ -128,9 +123,7 @@ def test_sigterm_checkpoints_and_the_rerun_resumes(
 ):
   smoke_builder("rgb")
   workdir = tmp_path / "run"
-  cmd = [
-      sys.executable,
-      "-m",
+  main = [
       "bodypose_jax.main",
       "--config=configs/rgb_gru.py:smoke",
       f"--workdir={workdir}",
@@ -141,7 +134,7 @@ def test_sigterm_checkpoints_and_the_rerun_resumes(
       "--config.eval_every_steps=1000",
   ]
   proc = subprocess.Popen(
-      [*cmd, "--config.num_train_steps=100000"],
+      [sys.executable, "-m", *main, "--config.num_train_steps=100000"],
       cwd=REPO,
       stdout=subprocess.PIPE,
       stderr=subprocess.STDOUT,
@@ -161,14 +154,7 @@ def test_sigterm_checkpoints_and_the_rerun_resumes(
   step = int(match.group(1))
   assert os.listdir(workdir / "checkpoints") == [str(step)]
 
-  result = subprocess.run(
-      [*cmd, f"--config.num_train_steps={step + 2}"],
-      cwd=REPO,
-      capture_output=True,
-      text=True,
-      timeout=600,
-  )
-  assert result.returncode == 0, result.stderr[-3000:]
+  result = commands.run_module(*main, f"--config.num_train_steps={step + 2}")
   assert f"Resumed from checkpoint at step {step}" in result.stderr
 
 
