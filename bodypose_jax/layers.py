@@ -6,9 +6,9 @@ work it vectorises well; and it differentiates 1x1 convolutions ~4x slower
 than the same contraction written as a matrix product. Two of the CPU forms
 carry gradients written for XLA:CPU: `shifted_depthwise` (JAX's own
 derivative sums k*k zero-padded copies of the cotangent, a loop that tests
-every element against every pad) and `matmul` (see there); together with the
-host set-up in hardware.py they took the rgb_gru.py:synthetic step from 1.60x
-to 0.88x the Keras baseline's time (benchmark_train). Each layer here offers
+every element against every pad) and the 1x1 convs' `matmul` (see there);
+with the host set-up in hardware.py they took the rgb_gru.py:synthetic step
+from 1.60x to under 0.9x the Keras baseline's time (benchmark_train). Each layer here offers
 both formulations over the same parameters, stored exactly as `nn.Conv` stores
 them (`conv/kernel` `[k, k, C_in / groups, C_out]`, `conv/bias`), so a
 checkpoint trained with one formulation runs with the other.
@@ -253,7 +253,7 @@ def conv(
   cols = jnp.concatenate(
       [tap for _, tap in _taps(x.astype(dtype), k, strides)], -1
   )
-  y = matmul(cols, kernel.reshape(-1, features).astype(dtype))
+  y = jnp.dot(cols, kernel.reshape(-1, features).astype(dtype))
   return y if bias is None else y + bias.astype(dtype)
 
 
@@ -314,13 +314,15 @@ class ConvParams(nn.Module):
 
 @jax.custom_vjp
 def matmul(x, kernel):
-  """x [N, ..., C] @ kernel [C, F] -> [N, ..., F], for 1x1 and im2col convs.
+  """x [N, ..., C] @ kernel [C, F] -> [N, ..., F], for 1x1 convolutions.
 
   The kernel's gradient is contracted image by image (a dot batched over the
   leading axis N) and then summed over N. As one contraction over every
   position, XLA:CPU asks for the output's cotangent transposed and writes it
   with a transposing loop that recomputes the batch norm's backward pass:
-  measured, 38 ms of a 290 ms step for one 48x80x48 layer.
+  measured, 38 ms of a 290 ms step for one 48x80x48 layer. The im2col convs
+  keep `jnp.dot`: inside the scanned cell, on a 6x10 grid, the per-image
+  form's sum cost more than it saved (144 against 186 ms a depth_lstm step).
   """
   return jnp.dot(x, kernel)
 
