@@ -8,10 +8,11 @@ carry gradients written for XLA:CPU: `shifted_depthwise` (JAX's own
 derivative sums k*k zero-padded copies of the cotangent, a loop that tests
 every element against every pad) and the 1x1 convs' `matmul` (see there);
 with the host set-up in hardware.py they took the rgb_gru.py:synthetic step
-from 1.60x to under 0.9x the Keras baseline's time (benchmark_train). Each layer here offers
-both formulations over the same parameters, stored exactly as `nn.Conv` stores
-them (`conv/kernel` `[k, k, C_in / groups, C_out]`, `conv/bias`), so a
-checkpoint trained with one formulation runs with the other.
+from 1.60x to under 0.9x the Keras baseline's time (benchmark_train). Each
+layer here offers both formulations over the same parameters, stored exactly
+as `nn.Conv` stores them (`conv/kernel` `[k, k, C_in / groups, C_out]`,
+`conv/bias`), so a checkpoint trained with one formulation runs with the
+other.
 """
 
 import dataclasses

@@ -6,14 +6,13 @@ import sys
 import real_samples
 
 
-def run_module(
-    module: str, *args: str, timeout: float = 600, check: bool = True
+def run_python(
+    *args: str, timeout: float = 600, check: bool = True
 ) -> subprocess.CompletedProcess:
-  """`python -m module *args` from the repository root, output captured.
+  """`python *args` from the repository root, output captured.
 
   Args:
-    module: e.g. 'bodypose_jax.main'.
-    *args: its command-line arguments.
+    *args: the interpreter's arguments, e.g. ('-c', source, argument).
     timeout: seconds before the test fails.
     check: fail the test, showing the end of stderr, unless it exits 0.
 
@@ -21,7 +20,7 @@ def run_module(
     The finished process (returncode, stdout, stderr as text).
   """
   result = subprocess.run(
-      [sys.executable, "-m", module, *args],
+      [sys.executable, *args],
       cwd=real_samples.REPO,
       capture_output=True,
       text=True,
@@ -30,3 +29,10 @@ def run_module(
   if check:
     assert result.returncode == 0, result.stderr[-3000:]
   return result
+
+
+def run_module(
+    module: str, *args: str, timeout: float = 600, check: bool = True
+) -> subprocess.CompletedProcess:
+  """`python -m module *args`, as `run_python`; e.g. 'bodypose_jax.main'."""
+  return run_python("-m", module, *args, timeout=timeout, check=check)

@@ -1,17 +1,13 @@
 """Per-backend compilation choices and the host set-up."""
 
-import os
 import platform
-import subprocess
-import sys
 
 import jax
 import pytest
 
+import commands
 from bodypose_jax import hardware
 from configs import rgb_gru
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_auto_resolves_to_the_cpu_formulations():
@@ -72,14 +68,9 @@ print(sorted(faults)[len(faults) // 2])
 def _page_faults_per_call(reuse_memory: bool) -> float:
   """The median over 9 calls: an odd call that maps its block anew (seen
   once in a CI run) is not the steady state this measures."""
-  result = subprocess.run(
-      [sys.executable, "-c", _FAULTS_PER_CALL, str(reuse_memory)],
-      cwd=REPO,
-      capture_output=True,
-      text=True,
-      timeout=300,
+  result = commands.run_python(
+      "-c", _FAULTS_PER_CALL, str(reuse_memory), timeout=300
   )
-  assert result.returncode == 0, result.stderr[-2000:]
   return float(result.stdout.split()[-1])
 
 
