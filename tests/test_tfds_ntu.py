@@ -53,6 +53,64 @@ def test_paths_and_protocols():
   assert not layout.is_xview_train(layout.parse_name('S001C001P038R001A001'))
 
 
+# The first lines of the authors' lists as published, before the names.
+_HEADER = ('{n} of the captured samples in the "NTU RGB+D" dataset have '
+           'missing or incomplete skeleton data.\n'
+           'If you are working on skeleton-based analysis, please ignore '
+           'these files in your training and testing procedures.\n\n')
+
+
+@pytest.mark.parametrize('list_name,count', [
+    (layout.MISSING_SKELETON_LISTS[0], 302),
+    (layout.MISSING_SKELETON_LISTS[1], 535),
+])
+def test_read_sample_list_reads_the_published_lists(list_name, count):
+  names = layout.read_sample_list(real_samples.sample_file(list_name))
+  assert len(names) == count
+  assert 'S001C002P005R002A008' in names
+
+
+@pytest.mark.parametrize('text,expected', [
+    (_HEADER.format(n=2) + 'S001C002P005R002A008\nS001C002P006R001A008\n',
+     2),
+    # Windows line ends, no count stated, blank lines among the names.
+    ('Samples with missing skeletons.\r\n\r\nS001C002P005R002A008\r\n'
+     '\r\nS001C002P006R001A008\r\n', 2),
+    ('\nS001C002P005R002A008\nS001C002P006R001A008\n\n', 2),
+    ('', 0),
+])
+def test_read_sample_list_skips_a_prose_header(tmp_path, text, expected):
+  path = tmp_path / 'list.txt'
+  path.write_bytes(text.encode())
+  assert len(layout.read_sample_list(path)) == expected
+
+
+@pytest.mark.parametrize('text,line', [
+    # A malformed name at the top has no spaces: a name, not header prose.
+    ('S001C002P005R002A08\nS001C002P006R001A008\n', 1),
+    ('S001C002P005R002A008 S001C002P006R001A008\n', 1),
+    (_HEADER.format(n=2) + 'S001C002P005R002A008\nS001C002P006R001A08\n',
+     5),
+    # After the header's blank line, prose is not a name.
+    (_HEADER.format(n=1) + 'S001C002P005R002A008\nsee the paper\n', 5),
+    (_HEADER.format(n=1) + 'More prose after the blank line.\n'
+     'S001C002P005R002A008\n', 4),
+])
+def test_read_sample_list_names_the_line_of_a_bad_name(tmp_path, text, line):
+  path = tmp_path / 'list.txt'
+  path.write_text(text)
+  with pytest.raises(ValueError, match=f'{path}:{line}: bad NTU sample name'):
+    layout.read_sample_list(path)
+
+
+def test_read_sample_list_catches_a_truncated_download(tmp_path):
+  path = tmp_path / layout.MISSING_SKELETON_LISTS[0]
+  path.write_text(_HEADER.format(n=302) + 'S001C002P005R002A008\n')
+  with pytest.raises(ValueError, match=f'{path}: line 1 says 302 samples '
+                     'but 1 names follow.*truncated'):
+    layout.read_sample_list(path)
+
+
 def test_real_video_decodes():
   video = (real_samples.samples_dir() / 'nturgb+d_rgb' /
            'S001C001P001R001A001_rgb.avi')
@@ -312,3 +370,5 @@ def test_ir_video_is_stored_with_depth_camera_joints(tmp_path):
       layout.skeleton_path(manual, ex['name'].decode())))
   np.testing.assert_allclose(ex['joints_2d'], actor.depth_xy[:4] * 0.5,
                              atol=1e-3)
+
+

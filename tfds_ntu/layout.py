@@ -131,22 +131,70 @@ PROTOCOLS = {
     'xview': is_xview_train,
     'xset': is_xset_train,
 }
+# Protocol -> which samples train, for messages about a split.
+PROTOCOL_TRAIN_SIDES = {
+    'xsub': 'the training performers',
+    'xview': 'cameras 2 and 3',
+    'xset': 'even setups',
+}
+
+
+# The count the authors' lists state in their first line, "302 of the
+# captured samples in the "NTU RGB+D" dataset have missing or incomplete
+# skeleton data.", checked so that a truncated download is caught.
+_HEADER_COUNT_RE = re.compile(r'(\d+) of the (?:captured )?samples\b', re.I)
+# A line that starts like a sample name is never header prose, so a
+# malformed name at the top of a file is reported, not skipped.
+_NAME_START_RE = re.compile(r's\d+c\d+', re.I)
+
+
+def _is_header_prose(line):
+  """Whether a stripped, non-blank line is prose rather than a sample name:
+  prose has spaces and does not start like a name."""
+  return len(line.split()) > 1 and not _NAME_START_RE.match(line)
 
 
 def read_sample_list(path):
   """The sample names listed in a text file, one per line (blank lines ok).
 
+  Reads the authors' missing-skeleton lists as published: two lines of prose
+  ("302 of the captured samples in the "NTU RGB+D" dataset have missing or
+  incomplete skeleton data." ...), a blank line, then the names. A header of
+  prose lines at the top, ended by a blank line, is skipped; after it every
+  non-blank line must be a sample name. A file of names alone is read too.
+
   Raises:
-    ValueError: naming the file and line of anything that is not a name.
+    ValueError: naming the file and line of anything that is not a name, or
+      naming the file when its header states a count of samples that the
+      names that follow do not match (a truncated or edited download).
   """
   names = set()
-  with open(path, encoding='ascii', errors='replace') as f:
+  listed = 0
+  stated = None  # (count, line number) stated by the header, if any
+  in_header, header_lines = True, 0
+  # utf-8-sig: a byte-order mark some editors add is not part of line 1.
+  with open(path, encoding='utf-8-sig', errors='replace') as f:
     for number, line in enumerate(f, 1):
       line = line.strip()
       if not line:
+        # Blank lines before the header are skipped; one after it ends it.
+        in_header = in_header and not header_lines
         continue
+      if in_header and _is_header_prose(line):
+        header_lines += 1
+        match = _HEADER_COUNT_RE.match(line)
+        if match and stated is None:
+          stated = int(match.group(1)), number
+        continue
+      in_header = False
       try:
         names.add(parse_name(line).name)
       except ValueError as e:
         raise ValueError(f'{path}:{number}: {e}') from None
+      listed += 1
+  if stated is not None and stated[0] != listed:
+    raise ValueError(
+        f'{path}: line {stated[1]} says {stated[0]} samples but {listed} '
+        'names follow; the file is truncated or edited: download it again '
+        'from https://github.com/shahroudy/NTURGB-D/tree/master/Matlab')
   return names
