@@ -178,15 +178,6 @@ def plot_occlusion_recovery(metrics: dict, path: str):
 
 
 # --------------------------------------------------------------- evaluate --
-def _check_split(builder, split: str):
-  base = split.split("[")[0]
-  if base not in builder.info.splits:
-    raise ValueError(
-        f"Unknown split {split!r} of {builder.info.full_name}; it has "
-        f"{sorted(builder.info.splits)}."
-    )
-
-
 def default_out_dir(workdir: str, split: str, tflite: str | None) -> str:
   return os.path.join(workdir, f"eval_{split}" + ("_tflite" if tflite else ""))
 
@@ -217,7 +208,8 @@ def evaluate(
   config = workdir_lib.load_config(workdir)
   split = split or config.dataset.eval_split
   builder = input_pipeline.get_builder(config)
-  _check_split(builder, split)  # before the model: a typo fails fast
+  # Before the model: a typo or an empty split fails fast.
+  input_pipeline.check_split(builder, split)
   if tflite:
     predict = TflitePredictor(tflite, config)
     model = {"kind": "tflite", "path": os.path.abspath(tflite)}

@@ -9,6 +9,7 @@ targets are built from the joints on the device, inside the loss, so the host
 ships joints rather than `[h, w, 25]` maps per frame.
 """
 
+import os
 from typing import Iterator
 
 from absl import logging
@@ -271,7 +272,46 @@ def _span(config):
   return (config.input.clip_length - 1) * config.input.frame_stride + 1
 
 
+def check_split(builder: tfds.core.DatasetBuilder, split: str) -> None:
+  """Raises ValueError unless every split `split` reads has examples.
+
+  `split` is a TFDS split string ("xsub_train", "xsub_train[:10%]", "a+b").
+  A real build from a subset of NTU's setups leaves out the splits that no
+  sample belongs to (one setup: one side of "xset"); the build summary lists
+  them in `empty_splits`, and the error says so rather than TFDS's bare
+  "Unknown split".
+  """
+  splits = builder.info.splits
+  summary = (builder.info.metadata or {}).get("build_summary") or {}
+  empty = summary.get("empty_splits", [])
+  where = os.path.join(builder.data_dir, "metadata.json")
+  for part in split.split("+"):
+    base = part.split("[")[0].strip()
+    if base in splits and splits[base].num_examples:
+      continue
+    if base in empty:
+      raise ValueError(
+          f"Split {base!r} of {builder.info.full_name} is empty: no sample "
+          "of the build's manual dir belongs to it, so it was not stored "
+          f"(build summary in {where}: empty_splits {empty}). Build from "
+          "samples on both sides of the protocol (for xset: even and odd "
+          f"setups), or use a split the build holds: {sorted(splits)}."
+      )
+    if base in splits:
+      raise ValueError(
+          f"Split {base!r} of {builder.info.full_name} has no example "
+          f"(build summary in {where})."
+      )
+    known = f"it has {sorted(splits)}"
+    if empty:
+      known += f" (build summary in {where}: empty_splits {empty})"
+    raise ValueError(
+        f"Unknown split {base!r} of {builder.info.full_name}; {known}."
+    )
+
+
 def _load(builder, split: str, shuffle: bool, seed: int):
+  check_split(builder, split)
   return builder.as_dataset(
       split=tfds.split_for_jax_process(split),
       shuffle_files=shuffle,

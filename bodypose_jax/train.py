@@ -331,6 +331,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   )
 
   builder = input_pipeline.get_builder(config)
+  # Before the model: a split the build left empty fails fast, named.
+  for split in (config.dataset.train_split, config.dataset.eval_split):
+    input_pipeline.check_split(builder, split)
   h, w, c, modality = input_pipeline.frame_spec(builder)
   logging.info(
       "Dataset %s/%s: %s frames stored at %dx%d, input %s.",

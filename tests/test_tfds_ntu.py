@@ -3,6 +3,7 @@
 import dataclasses
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -372,3 +373,78 @@ def test_ir_video_is_stored_with_depth_camera_joints(tmp_path):
                              atol=1e-3)
 
 
+
+@pytest.fixture(scope='module')
+def one_setup_dir(tmp_path_factory):
+  """A tiny manual dir of setup 1 only (2 cameras x 2 performers), rendered
+  once; tests copy it."""
+  root = tmp_path_factory.mktemp('one_setup')
+  manual, samples = _render_manual_dir(root, setups=(1,), actions=(23,))
+  return manual, samples
+
+
+def _copy_manual_dir(tmp_path, one_setup_dir):
+  source, samples = one_setup_dir
+  manual = str(tmp_path / 'ntu')
+  shutil.copytree(source, manual)
+  return manual, samples
+
+
+@pytest.mark.parametrize('beam', [False, True])
+def test_one_setup_builds_with_the_empty_splits_reported(
+    tmp_path, caplog, one_setup_dir, beam):
+  # NTU ships per setup: setup 1 alone has no even setup, so no xset_train.
+  manual, samples = _copy_manual_dir(tmp_path, one_setup_dir)
+  listed = samples[0].name
+  # The authors' list as published: header, blank line, names.
+  pathlib.Path(manual, layout.MISSING_SKELETON_LISTS[0]).write_text(
+      _HEADER.format(n=1) + f'{listed}\n')
+  builder = _build(tmp_path, 'rgb', manual, beam)
+  good = [s for s in samples if s.name != listed]
+  counts = {s: info.num_examples for s, info in builder.info.splits.items()}
+  assert counts == {
+      'xsub_train': sum(map(layout.is_xsub_train, good)),
+      'xsub_test': sum(not layout.is_xsub_train(s) for s in good),
+      'xview_train': sum(map(layout.is_xview_train, good)),
+      'xview_test': sum(not layout.is_xview_train(s) for s in good),
+      'xset_test': len(good),
+  }
+  assert all(counts.values())
+  assert 'Split xset_train is empty' in caplog.text
+  # Stored: a fresh builder reads the summary back.
+  summary = tfds.builder('tfds_ntu/rgb', data_dir=str(tmp_path / 'data')
+                         ).info.metadata['build_summary']
+  assert summary['empty_splits'] == ['xset_train']
+  assert summary['splits']['xset_train'] == {'examples': 0, 'skipped': {}}
+  assert summary['splits']['xset_test']['examples'] == len(good)
+  assert summary['skipped_before_reading'] == {'listed_missing_skeleton': 1}
+
+  # The trainer names the empty split and the summary.
+  from bodypose_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+  from configs import default  # pylint: disable=g-import-not-at-top
+  input_pipeline.check_split(builder, 'xset_test[:50%]')
+  config = default.get_config()
+  config.dataset.train_split = 'xset_train'
+  with pytest.raises(ValueError, match=r"Split 'xset_train' of "
+                     r'tfds_ntu/rgb/.* is empty.*metadata.json: '
+                     r"empty_splits \['xset_train'\]"):
+    input_pipeline.train_dataset(config, builder, 2)
+
+
+def test_a_build_with_no_sample_in_any_split_fails(tmp_path, one_setup_dir):
+  manual, samples = _copy_manual_dir(tmp_path, one_setup_dir)
+  pathlib.Path(manual, layout.MISSING_SKELETON_LISTS[0]).write_text(
+      _HEADER.format(n=len(samples))
+      + ''.join(f'{s.name}\n' for s in samples))
+  with pytest.raises(ValueError, match=r'no NTU sample under .*ntu.*'
+                     rf'\({len(samples)} listed as missing skeletons\)'):
+    _build(tmp_path, 'rgb', manual)
+  # Samples, but no protocol split to put them in.
+  config = dataclasses.replace(
+      tfds.builder('tfds_ntu/rgb').builder_config, name='rgb_no_protocol',
+      protocols=())
+  builder = tfds_ntu.Builder(config=config, data_dir=str(tmp_path / 'data'))
+  pathlib.Path(manual, layout.MISSING_SKELETON_LISTS[0]).write_text('')
+  with pytest.raises(ValueError, match='no sample for any split'):
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=manual))

@@ -9,6 +9,7 @@ see what the build left out:
      'sample_reads': 56880,
      'render_seconds': 0.0,
      'skipped_before_reading': {'listed_missing_skeleton': 302, ...},
+     'empty_splits': [],
      'splits': {'xsub_train': {'examples': 40091,
                                'skipped': {'skeleton': 2, ...}}, ...},
      'timing': {'generate_seconds': ..., 'samples_per_s_per_core': ...}}
@@ -16,6 +17,11 @@ see what the build left out:
 Reasons found while listing the files (`skipped_before_reading`) are counted
 once per sample; reasons found while decoding are counted per split, since a
 sample is read once for each protocol split it belongs to.
+
+A protocol split that no sample of the build belongs to (NTU ships per setup:
+a manual dir of odd setups only has no `xset_train`) is listed in
+`empty_splits` and recorded with `examples: 0`. TFDS writes no split without
+an example, so such a split is absent from `builder.info.splits`.
 """
 
 import collections
@@ -57,6 +63,8 @@ def new(samples_found, skipped_before_reading, render_seconds=0.0):
       'render_seconds': round(render_seconds, 2),
       'skipped_before_reading': dict(
           sorted(collections.Counter(skipped_before_reading).items())),
+      # Splits no sample belongs to: recorded, not generated.
+      'empty_splits': [],
       'splits': {},
   }
 
@@ -71,15 +79,24 @@ def add_split(summary, split, examples, skipped, reads=0):
   }
 
 
+def add_empty_split(summary, split):
+  """Records a split that no sample belongs to: 0 examples, not stored."""
+  summary['empty_splits'].append(split)
+  summary['splits'][split] = {'examples': 0, 'skipped': {}}
+
+
 def counter_name(split, reason):
   """The Beam counter for `reason` in `split` (reason 'examples': stored)."""
   return f'{split}/{reason}'
 
 
 def from_counters(summary, split_names, counters):
-  """Fills the splits of `summary` from Beam counters {counter_name: value}."""
+  """Fills the splits of `summary` from Beam counters {counter_name: value};
+  the empty splits, never generated, keep their record."""
   summary['sample_reads'] = counters.get(counter_name('all', 'reads'), 0)
   for split in split_names:
+    if split in summary['empty_splits']:
+      continue
     skipped = {r: counters.get(counter_name(split, r), 0)
                for r in READ_REASONS}
     add_split(summary, split, counters.get(counter_name(split, 'examples'), 0),
@@ -116,15 +133,22 @@ def format_summary(summary):
         f'{t["samples_per_s"]:.2f} samples/s, '
         f'{t["samples_per_s_per_core"]:.2f} samples/s per core')
   for split, counts in summary['splits'].items():
+    if split in summary['empty_splits']:
+      lines.append(f'{split}: empty, no sample belongs to it (not stored)')
+      continue
     lines.append(f'{split}: {counts["examples"]} examples, skipped '
                  f'{counts["skipped"] or "none"}')
   return '\n'.join(lines)
 
 
 def check_nonempty(summary, root):
-  """Raises ValueError, naming `root`, for any split that stored nothing."""
+  """Raises ValueError, naming `root`, for any split that had samples and
+  stored none of them (each was skipped while decoding).
+
+  Splits no sample belongs to (`empty_splits`) are expected to be empty.
+  """
   for split, counts in summary['splits'].items():
-    if counts['examples'] == 0:
+    if counts['examples'] == 0 and split not in summary['empty_splits']:
       raise ValueError(
           f'{root}: no valid sample for split {split}; skipped '
           f'{counts["skipped"]} (the log names each file and reason).')

@@ -23,6 +23,12 @@ which on NTU-60 data is exactly the NTU-60 list), `xview_train` /
 as missing skeletons are left out, and every sample that cannot be read is
 skipped with a log line; `builder.info.metadata['build_summary']` counts them
 (`build_summary.py`).
+
+NTU ships per setup, so a manual dir may leave a split without any sample
+(odd setups only: no `xset_train`). Such a split is built empty: TFDS writes
+no split without an example (its writer fails, with or without Beam), so it is
+left out of `builder.info.splits`, logged as a warning and listed in the build
+summary's `empty_splits`. The build fails only when no split has a sample.
 """
 
 import collections
@@ -130,7 +136,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   2. Download the authors' lists of samples with missing skeletons,
      {layout.MISSING_SKELETON_LISTS[0]} and (NTU-120)
      {layout.MISSING_SKELETON_LISTS[1]}, from
-     https://github.com/shahroudy/NTURGB-D/tree/master/Matlab .
+     https://github.com/shahroudy/NTURGB-D/tree/master/Matlab . They are read
+     as published (a few lines of prose, a blank line, then the names); the
+     count the first line states is checked, so a truncated copy is caught.
   3. Extract every archive into `--manual_dir` (NTU-60's and NTU-120's
      archives extract into the same folders) and put the lists beside them:
     {layout.SKELETON_DIR}/<name>.skeleton            (every config)
@@ -141,7 +149,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     {layout.MISSING_SKELETON_LISTS[0]}
     {layout.MISSING_SKELETON_LISTS[1]}
   where <name> is SsssCcccPpppRrrrAaaa. The `synthetic*` configs need
-  nothing.
+  nothing. A subset of the setups builds too: a split that none of its
+  samples belongs to (one setup: one side of `xset`) is built empty, with a
+  warning, and listed in the build summary's `empty_splits`.
   """
   BUILDER_CONFIGS = [
       NtuConfig(name='rgb', description='Real colour video, 144x256.',
@@ -269,10 +279,24 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     for protocol in config.protocols:
       for wanted in (True, False):
         split = _split_name(protocol, wanted)
-        if not any(_in_split(s, protocol, wanted) for s in samples):
-          raise ValueError(f'{root}: no sample for split {split}')
-        splits[split] = self._generate_examples(root, samples, protocol,
-                                                wanted)
+        if any(_in_split(s, protocol, wanted) for s in samples):
+          splits[split] = self._generate_examples(root, samples, protocol,
+                                                  wanted)
+          continue
+        # NTU ships per setup and people start with a few, so one side of a
+        # protocol may have no sample. TFDS's writer refuses a split with no
+        # example (plain and Beam alike), so the split is left out of the
+        # build and recorded instead.
+        logging.warning(
+            'Split %s is empty: none of the %d samples under %s is in it '
+            '(%s trains on %s). It is not stored; the build summary lists it '
+            'in empty_splits.', split, len(samples), root, protocol,
+            layout.PROTOCOL_TRAIN_SIDES[protocol])
+        build_summary.add_empty_split(self._summary, split)
+    if not splits:
+      raise ValueError(
+          f'{root}: no sample for any split of the protocols '
+          f'{config.protocols}')
     return splits
 
   def _generate_examples(self, root, samples, protocol, wanted):
