@@ -30,9 +30,11 @@ from matplotlib import figure
 import numpy as np
 
 from bodypose_jax import input_pipeline
+from bodypose_jax import roi
 from bodypose_jax import skeleton
 from bodypose_jax import streaming
 from bodypose_jax import tflite_model
+from bodypose_jax import tracking
 from bodypose_jax import video_metrics
 from bodypose_jax import workdir as workdir_lib
 
@@ -47,28 +49,62 @@ _LOG_EVERY = 10
 
 # ------------------------------------------------------------- predictors --
 class JaxPredictor:
-  """The checkpoint's streaming step over whole videos."""
+  """The checkpoint's tracked streaming step over whole videos.
 
-  def __init__(self, trained: workdir_lib.Trained, chunk: int = _CHUNK):
+  `rois='tracked'` follows the person from a whole-frame start, as an app
+  does; `'oracle'` crops every frame with the ROI that bounds the previous
+  frame's ground truth (a perfect tracker). Models that see the whole frame
+  (`crop.mode='frame'`) take the whole frame either way.
+  """
+
+  def __init__(self, trained: workdir_lib.Trained, rois: str = "tracked",
+               chunk: int = _CHUNK):
     config = trained.config
     modality, _ = input_pipeline.modality(config)
-    self._fmt = streaming.state_format(trained.model, config.input.input_size)
-    step = streaming.make_step(
-        trained.model, trained.variables, modality, config.input, self._fmt
+    if rois not in ("tracked", "oracle"):
+      raise ValueError(f"rois={rois!r}: 'tracked' or 'oracle'")
+    self._config, self._rois = config, rois
+    self._input_hw = tuple(config.input.input_size)
+    self._fmt = streaming.state_format(trained.model, self._input_hw)
+    step = tracking.make_tracked_step(
+        trained.model, trained.variables, modality, config, self._fmt
     )
     names = tuple(f"state_{n}" for n in self._fmt.names)
     self._chunk = chunk
+    nearest = modality == "depth"
 
-    def run(frames, state):
-      outs = streaming.rollout(step, self._fmt, frames, state)
-      return outs["keypoints"][:, 0], tuple(outs[k][-1] for k in names)
+    def run(frames, first_roi, state, rois):
+      outs = tracking.rollout(step, self._fmt, frames, first_roi, state,
+                              self._input_hw, nearest, rois)
+      return (outs["keypoints"][:, 0], outs["next_roi"][-1, 0],
+              tuple(outs[k][-1] for k in names))
 
     self._run = jax.jit(run)
 
-  def __call__(self, frames: np.ndarray) -> np.ndarray:
-    """Keypoints [N, J, 2] for frames [N, H, W, C], from the zero state."""
+  def _oracle_rois(self, video):
+    """[N, 3]: each frame's ROI bounds the previous frame's ground truth."""
+    cfg = self._config.input.crop
+    joints, state = video["joints"], video["tracking_state"]
+    valid = state > 0
+    previous = np.concatenate([joints[:1], joints[:-1]])
+    prev_valid = np.concatenate([valid[:1], valid[:-1]])
+    whole = roi.whole_frame(video["frames"].shape[1:3], self._input_hw)
+    fitted = roi.from_keypoints(previous, prev_valid, self._input_hw,
+                                cfg.margin, cfg.min_height_fraction * whole[2])
+    return np.where(prev_valid.any(-1)[:, None], fitted, whole).astype(
+        np.float32)
+
+  def __call__(self, video: dict) -> np.ndarray:
+    """Keypoints [N, J, 2] in frame pixels for `video`'s frames [N, H, W, C]
+    (sensor units), from the zero state and a whole-frame start."""
+    frames = video["frames"]
     n = len(frames)
     state = self._fmt.zeros()
+    current = roi.whole_frame(frames.shape[1:3], self._input_hw).astype(
+        np.float32)
+    oracle = None
+    if self._rois == "oracle" and tracking.tracks(self._config):
+      oracle = self._oracle_rois(video)
     keypoints = []
     for start in range(0, n, self._chunk):
       part = frames[start : start + self._chunk]
@@ -78,13 +114,24 @@ class JaxPredictor:
       part = np.concatenate(
           [part, np.zeros((pad, *part.shape[1:]), part.dtype)]
       )
-      kp, state = self._run(part[:, None], state)
+      rois = None
+      if oracle is not None:  # this chunk's ROIs and the next frame's
+        rois = oracle[start : start + self._chunk + 1]
+        rois = np.concatenate(
+            [rois, np.repeat(rois[-1:], self._chunk + 1 - len(rois), 0)]
+        )
+      kp, last_roi, state = self._run(part, current, state, rois)
       keypoints.append(np.asarray(kp)[: self._chunk - pad])
+      current = np.asarray(last_roi)
     return np.concatenate(keypoints)
 
 
 class TflitePredictor:
-  """An exported model, run frame by frame with its state carried."""
+  """An exported model, run frame by frame with its state carried.
+
+  The exported step takes the crop; the tracker's rule and the state warp
+  run here on the host, with the same functions as the JAX step (`roi`).
+  """
 
   def __init__(self, path: str, config):
     self._model = tflite_model.StreamingModel(path)
@@ -98,10 +145,39 @@ class TflitePredictor:
           "workdir or evaluate it with the workdir it was trained in."
       )
     self.step = self._model.sidecar.get("trained", {}).get("step")
+    self._config, self._nearest = config, modality == "depth"
+    self._input_hw = tuple(config.input.input_size)
 
-  def __call__(self, frames: np.ndarray) -> np.ndarray:
+  def _warp_state(self, roi_from, roi_to):
+    model, scales = self._model, self._model.sidecar["state_int8_scales"]
+    for i, (name, x) in enumerate(model.float_state().items()):
+      x = roi.warp_grid(x, roi_from[None], roi_to[None], self._input_hw,
+                        self._config.model.cell_stride)
+      if scales is not None:
+        x = np.clip(np.round(x / scales[i]), -127, 127).astype(np.int8)
+      model.state[name] = x.astype(model.state[name].dtype)
+
+  def __call__(self, video: dict) -> np.ndarray:
+    """Keypoints [N, J, 2] in frame pixels, tracked from a whole-frame start."""
     self._model.reset()
-    return np.stack([self._model(f)["keypoints"] for f in frames])
+    frames = video["frames"]
+    frame_hw = frames.shape[1:3]
+    current = roi.whole_frame(frame_hw, self._input_hw)
+    keypoints = []
+    for frame in frames:
+      crop = roi.crop(frame, current, self._input_hw, self._nearest)
+      out = self._model(crop)
+      points = roi.to_frame(out["keypoints"], current, self._input_hw)
+      keypoints.append(points)
+      following = current
+      if tracking.tracks(self._config):
+        following, _ = roi.next_roi(
+            points, out["confidences"], current, frame_hw, self._input_hw,
+            self._config.tracking)
+      if self._config.model.warp_state and self._model.state_names:
+        self._warp_state(current, following)
+      current = following
+    return np.stack(keypoints)
 
 
 # ------------------------------------------------------------------ plots --
@@ -178,8 +254,14 @@ def plot_occlusion_recovery(metrics: dict, path: str):
 
 
 # --------------------------------------------------------------- evaluate --
-def default_out_dir(workdir: str, split: str, tflite: str | None) -> str:
-  return os.path.join(workdir, f"eval_{split}" + ("_tflite" if tflite else ""))
+def default_out_dir(workdir: str, split: str, tflite: str | None,
+                    rois: str = "tracked") -> str:
+  return os.path.join(
+      workdir,
+      f"eval_{split}"
+      + ("_oracle" if rois == "oracle" else "")
+      + ("_tflite" if tflite else ""),
+  )
 
 
 def evaluate(
@@ -189,6 +271,7 @@ def evaluate(
     max_videos: int | None = None,
     out_dir: str | None = None,
     step: int | None = None,
+    rois: str = "tracked",
 ) -> dict:
   """Evaluates a workdir's checkpoint or an exported model on whole videos.
 
@@ -201,6 +284,9 @@ def evaluate(
     out_dir: where metrics.json and the plots go; default
       <workdir>/eval_<split>[_tflite].
     step: the checkpoint to restore (JAX only); default the latest.
+    rois: 'tracked' (the model follows the person from a whole-frame start)
+      or 'oracle' (each frame cropped around the previous frame's ground
+      truth; JAX only).
 
   Returns:
     The contents of metrics.json.
@@ -210,6 +296,8 @@ def evaluate(
   builder = input_pipeline.get_builder(config)
   # Before the model: a typo or an empty split fails fast.
   input_pipeline.check_split(builder, split)
+  if tflite and rois != "tracked":
+    raise ValueError("An exported model is evaluated with rois='tracked'.")
   if tflite:
     predict = TflitePredictor(tflite, config)
     model = {"kind": "tflite", "path": os.path.abspath(tflite)}
@@ -218,7 +306,7 @@ def evaluate(
     # float32 as the float export computes: 'auto' would pick bfloat16 on
     # accelerators and the numbers would depend on where they were taken.
     trained = workdir_lib.restore(workdir, step, compute_dtype="float32")
-    predict = JaxPredictor(trained)
+    predict = JaxPredictor(trained, rois)
     model = {"kind": "jax", "path": os.path.abspath(workdir)}
     model_step = trained.step
   ds = input_pipeline.sequence_dataset(config, builder, split)
@@ -232,9 +320,11 @@ def evaluate(
   acc = video_metrics.VideoMetrics(thresholds=thresholds)
   t0 = time.perf_counter()
   num_frames = 0
+  # Errors in original sensor pixels (1920x1080 colour, 512x424 depth).
+  scale = input_pipeline.original_scale(builder)
   for i, video in enumerate(input_pipeline.as_numpy(ds)):
-    pred = predict(video["frames"])
-    acc.add(pred, video["joints"], video["tracking_state"])
+    pred = predict(video)
+    acc.add(pred * scale, video["joints"] * scale, video["tracking_state"])
     num_frames += len(pred)
     if (i + 1) % _LOG_EVERY == 0:
       logging.info(
@@ -249,11 +339,13 @@ def evaluate(
       "model": model,
       "step": model_step,
       "split": split,
+      "rois": rois if tracking.tracks(config) else "whole_frame",
+      "pixels": "original sensor pixels",
       **acc.result(),
       "seconds": round(time.perf_counter() - t0, 1),
   }
 
-  out_dir = out_dir or default_out_dir(workdir, split, tflite)
+  out_dir = out_dir or default_out_dir(workdir, split, tflite, rois)
   os.makedirs(out_dir, exist_ok=True)
   with open(os.path.join(out_dir, "metrics.json"), "w") as f:
     json.dump(result, f, indent=2)
@@ -273,7 +365,8 @@ def summary(result: dict) -> str:
   every, vis, occ = (result[s] for s in video_metrics.SUBSETS)
   rec, jit = result["recovery"], result["jitter"]
   return (
-      f"{result['model']['kind']} step {result['step']} on {result['split']}: "
+      f"{result['model']['kind']} step {result['step']} on {result['split']} "
+      f"({result['rois']} ROIs): "
       f"{result['num_videos']} videos, {result['num_frames']} frames; "
       f"PCK@0.2 {fmt(every.get('pck@0.2'), '.3f')} "
       f"(visible {fmt(vis.get('pck@0.2'), '.3f')}, "
@@ -302,6 +395,11 @@ def _define_flags():
       "out", None, "Output folder; default <workdir>/eval_<split>[_tflite]."
   )
   flags.DEFINE_integer("step", None, "Checkpoint step; default the latest.")
+  flags.DEFINE_enum(
+      "rois", "tracked", ["tracked", "oracle"],
+      "tracked: follow the person from a whole-frame start, as an app does; "
+      "oracle: crop each frame around the previous frame's ground truth.",
+  )
 
 
 def main(argv):
@@ -318,6 +416,7 @@ def main(argv):
       FLAGS.max_videos,
       FLAGS.out,
       FLAGS.step,
+      FLAGS.rois,
   )
   print(summary(result))
 

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from bodypose_jax import roi
 from bodypose_jax import skeleton
 
 
@@ -89,6 +90,16 @@ def modality(config: ml_collections.ConfigDict) -> tuple[str, int]:
   return ("rgb", 3) if stored == "rgb" else ("depth", 1)
 
 
+def original_scale(builder: tfds.core.DatasetBuilder) -> float:
+  """Original sensor pixels per stored pixel (1920x1080 colour, 512x424
+  depth): metrics in original-frame pixels compare across stored sizes."""
+  from tfds_ntu import layout  # pylint: disable=g-import-not-at-top
+
+  _, _, w, c = builder.info.features["frames"].shape
+  full = layout.RGB_SIZE if c == 3 else layout.DEPTH_SIZE
+  return full[1] / w
+
+
 def frame_spec(builder: tfds.core.DatasetBuilder) -> tuple[int, int, int, str]:
   """(height, width, channels, modality) of the stored frames."""
   feature = builder.info.features["frames"]
@@ -113,28 +124,91 @@ def _clip_indices(num_frames, start, clip_length: int, frame_stride: int):
   return tf.minimum(idx, num_frames - 1)
 
 
-def _affine(stored_hw, input_hw, scale, shift, flip):
-  """3x3 matrix taking stored-frame pixels to input pixels.
+def _tnp():
+  import tensorflow.experimental.numpy as tnp  # pylint: disable=g-import-not-at-top
 
-  The stored frame is fitted inside the input frame (aspect kept), scaled by
-  `scale` about the centre, shifted by `shift` (fractions of the input size),
-  and mirrored when `flip` is set.
+  return tnp
+
+
+def _mirror(joints, tracking_state, width):
+  """Joints of the horizontally mirrored frame: x -> W - 1 - x, and the left
+  and right labels swapped."""
+  perm = tf.constant(skeleton.FLIP_PERMUTATION)
+  x = tf.cast(width, tf.float32) - 1 - joints[..., 0]
+  joints = tf.stack([x, joints[..., 1]], -1)
+  return (tf.gather(joints, perm, axis=-2),
+          tf.gather(tracking_state, perm, axis=-1))
+
+
+def _normal(seed, shape):
+  return tf.random.stateless_normal(shape, seed)
+
+
+def frame_rois(joints, tracking_state, stored_hw, input_hw, cfg, seed,
+               train: bool):
+  """Each frame's ROI [T, 3] (frame pixels) for a clip, as a tracker gives it.
+
+  `cfg.crop.mode == 'roi'` simulates tracking: frame t's ROI bounds the
+  ground truth of frame t - 1 (frame 0: its own), by the tracker's rule
+  (`roi.from_keypoints`); in training its centre and height are jittered
+  as a tracker's estimates would be, and a share of clips start from the
+  whole frame as a stream does. Frames whose reference pose has no joint
+  get the whole frame. `'frame'` is the whole frame for every frame, zoomed
+  and shifted per clip in training.
   """
-  sh, sw = tf.cast(stored_hw[0], tf.float32), tf.cast(stored_hw[1], tf.float32)
-  ih, iw = float(input_hw[0]), float(input_hw[1])
-  s = tf.minimum(ih / sh, iw / sw) * scale
-  tx = (iw - 1) / 2 + shift[0] * iw - s * (sw - 1) / 2
-  ty = (ih - 1) / 2 + shift[1] * ih - s * (sh - 1) / 2
-  m = tf.stack([[s, 0.0, tx], [0.0, s, ty], [0.0, 0.0, 1.0]])
-  mirror = tf.constant([[-1.0, 0.0, iw - 1], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-  return tf.cond(flip, lambda: mirror @ m, lambda: m)
+  tnp = _tnp()
+  a, c = cfg.augment, cfg.crop
+  t = tf.shape(joints)[0]
+  whole = roi.whole_frame(stored_hw, input_hw, tnp)
+  seeds = tf.random.experimental.stateless_split(seed, 4)
+  if c.mode == "frame":
+    zoom, shift = 1.0, tf.zeros([2])
+    if train:
+      zoom = tf.exp(tf.random.stateless_uniform(
+          [], seeds[0], -np.log(a.scale), np.log(a.scale)))
+      shift = tf.random.stateless_uniform([2], seeds[1], -a.translate,
+                                          a.translate)
+    height = whole[2] / zoom
+    size = tf.stack([height * roi.aspect(input_hw), height])
+    one = tf.concat([whole[:2] - shift * size, height[None]], 0)
+    return tf.tile(one[None], [t, 1])
+  if c.mode != "roi":
+    raise ValueError(f"config.input.crop.mode {c.mode!r}: 'roi' or 'frame'")
+  previous = tf.concat([joints[:1], joints[:-1]], 0)
+  valid = tf.concat([tracking_state[:1], tracking_state[:-1]], 0) > 0
+  min_height = c.min_height_fraction * whole[2]
+  fitted = roi.from_keypoints(previous, valid, input_hw, c.margin,
+                              min_height, tnp)
+  if train:
+    centre = fitted[:, :2] + (_normal(seeds[0], [t, 2]) * c.centre_noise
+                              * fitted[:, 2:])
+    height = fitted[:, 2] * tf.exp(_normal(seeds[1], [t]) * c.scale_noise)
+    fitted = tf.concat([centre, tf.maximum(height, min_height)[:, None]], 1)
+  rois = tf.where(tf.reduce_any(valid, -1)[:, None], fitted, whole[None])
+  if train:
+    whole_start = tf.random.stateless_uniform([], seeds[2]) < c.whole_frame_prob
+    first = tf.where(whole_start, whole, rois[0])
+    rois = tf.concat([first[None], rois[1:]], 0)
+  return rois
 
 
-def _warp(frames, matrix, input_hw, interpolation: str):
-  """Applies `matrix` (stored -> input) to every frame: [T, H, W, C]."""
-  inv = tf.linalg.inv(matrix)
-  params = tf.reshape(inv, [9])[:8] / inv[2, 2]
-  params = tf.tile(params[None], [tf.shape(frames)[0], 1])
+def crop(frames, rois, input_hw, interpolation: str, mirror_width=None):
+  """Each frame's ROI resampled to the input: [T, H, W, C] -> [T, h, w, C].
+
+  With `mirror_width` the ROIs are in the mirrored frame's coordinates, and
+  the crop is taken from the frame mirrored about x = (width - 1) / 2.
+  Pixels outside the frame are zero.
+  """
+  ih, iw = input_hw
+  inv = 1.0 / roi.scale(rois, input_hw)
+  zero = tf.zeros_like(inv)
+  x0 = rois[:, 0] - (iw - 1) / 2 * inv
+  y0 = rois[:, 1] - (ih - 1) / 2 * inv
+  ax = inv
+  if mirror_width is not None:
+    x0, ax = tf.cast(mirror_width, tf.float32) - 1 - x0, -inv
+  # Output pixel (u, v) reads source pixel (ax * u + x0, inv * v + y0).
+  params = tf.stack([ax, zero, x0, zero, inv, y0, zero, zero], 1)
   return tf.raw_ops.ImageProjectiveTransformV3(
       images=frames,
       transforms=params,
@@ -145,25 +219,10 @@ def _warp(frames, matrix, input_hw, interpolation: str):
   )
 
 
-def _transform_joints(joints, tracking_state, matrix, flip, input_hw):
-  """Maps joints with `matrix`; swaps left/right labels when flipped.
-
-  Joints that land outside the input frame lose their ground truth
-  (tracking state 0).
-  """
-  ones = tf.ones_like(joints[..., :1])
-  joints = tf.einsum("ij,tkj->tki", matrix, tf.concat([joints, ones], -1))[
-      ..., :2
-  ]
-  perm = tf.constant(skeleton.FLIP_PERMUTATION)
-  joints, tracking_state = tf.cond(
-      flip,
-      lambda: (
-          tf.gather(joints, perm, axis=1),
-          tf.gather(tracking_state, perm, axis=1),
-      ),
-      lambda: (joints, tracking_state),
-  )
+def _joints_in_input(joints, tracking_state, rois, input_hw):
+  """Joints in input pixels; those outside the input lose their ground
+  truth (tracking state 0)."""
+  joints = roi.to_input(joints, rois, input_hw)
   h, w = input_hw
   inside = (
       (joints[..., 0] >= 0)
@@ -218,15 +277,13 @@ def make_clip_fn(
     channels: int,
     modality: str,
     train: bool,
-    whole: bool = False,
-    raw: bool = False,
 ):
   """Returns fn(example, start, seed) -> one clip dict (see `train_dataset`).
 
-  Args:
-    whole: take every frame from `start` on instead of `clip_length` frames.
-    raw: leave frames in sensor units (RGB 0..255, depth mm) for models that
-      normalise inside, such as the exported TFLite step.
+  The clip's frames are cropped to their ROIs (`frame_rois`); in training a
+  clip is mirrored with probability `augment.flip_prob` (left and right
+  labels swapped) and jittered photometrically (RGB) or with sensor noise
+  (depth).
   """
   cfg = config.input
   input_hw = tuple(cfg.input_size)
@@ -234,36 +291,35 @@ def make_clip_fn(
 
   def clip_fn(example, start, seed):
     n = tf.shape(example["joints_2d"])[0]
-    length = n - start if whole else cfg.clip_length
-    idx = _clip_indices(n, start, length, 1 if whole else cfg.frame_stride)
+    idx = _clip_indices(n, start, cfg.clip_length, cfg.frame_stride)
     frames = _decode_frames(tf.gather(example["frames"], idx), channels)
     joints = tf.gather(example["joints_2d"], idx)
     state = tf.gather(example["tracking_state"], idx)
-    seeds = tf.random.experimental.stateless_split(seed, 5)
+    seeds = tf.random.experimental.stateless_split(seed, 4)
+    flip = train and tf.random.stateless_uniform([], seeds[0]) < (
+        cfg.augment.flip_prob)
     if train:
-      a = cfg.augment
-      scale = tf.exp(
-          tf.random.stateless_uniform(
-              [], seeds[0], -np.log(a.scale), np.log(a.scale)
-          )
-      )
-      shift = tf.random.stateless_uniform(
-          [2], seeds[1], -a.translate, a.translate
-      )
-      flip = tf.random.stateless_uniform([], seeds[2]) < a.flip_prob
+      joints, state = tf.cond(
+          flip, lambda: _mirror(joints, state, stored_hw[1]),
+          lambda: (joints, state))
+    rois = frame_rois(joints, state, stored_hw, input_hw, cfg, seeds[1],
+                      train)
+    if train:
+      frames = tf.cond(
+          flip,
+          lambda: crop(frames, rois, input_hw, interpolation, stored_hw[1]),
+          lambda: crop(frames, rois, input_hw, interpolation))
     else:
-      scale, shift, flip = 1.0, tf.zeros([2]), tf.constant(False)
-    matrix = _affine(stored_hw, input_hw, scale, shift, flip)
-    frames = _warp(frames, matrix, input_hw, interpolation)
-    joints, state = _transform_joints(joints, state, matrix, flip, input_hw)
+      frames = crop(frames, rois, input_hw, interpolation)
+    joints, state = _joints_in_input(joints, state, rois, input_hw)
     if train and modality == "rgb":
-      frames = _photometric(frames, seeds[3], cfg.augment)
+      frames = _photometric(frames, seeds[2], cfg.augment)
     elif train:
-      frames = _depth_noise(frames, seeds[4], cfg.augment)
-    if not raw:
-      frames = normalise(frames, modality, cfg)
-    frames.set_shape([None if whole else cfg.clip_length, *input_hw, channels])
-    return {"frames": frames, "joints": joints, "tracking_state": state}
+      frames = _depth_noise(frames, seeds[3], cfg.augment)
+    frames = normalise(frames, modality, cfg)
+    frames.set_shape([cfg.clip_length, *input_hw, channels])
+    return {"frames": frames, "joints": joints, "tracking_state": state,
+            "rois": rois}
 
   return clip_fn
 
@@ -378,30 +434,37 @@ def eval_dataset(config, builder, local_batch_size: int) -> tf.data.Dataset:
 
 
 def sequence_dataset(config, builder, split: str) -> tf.data.Dataset:
-  """Whole samples in eval geometry, frames in sensor units, in split order.
+  """Whole samples as stored, frames in sensor units, in split order.
 
-  For streaming models that carry their state over every frame of a video.
-  Elements: frames [N, H, W, C] float32 (RGB 0..255 or depth mm), joints
-  [N, J, 2] float32 in input pixels, tracking_state [N, J] int32; N varies.
+  For the tracked streaming loop, which crops every frame itself.
+  Elements: frames [N, H, W, C] float32 (RGB 0..255 or depth mm, the stored
+  frame), joints [N, J, 2] float32 in stored-frame pixels, tracking_state
+  [N, J] int32; N varies.
   """
-  h, w, c, modality = frame_spec(builder)
-  clip_fn = make_clip_fn(
-      config, (h, w), c, modality, train=False, whole=True, raw=True
-  )
-  ds = _load(builder, split, False, config.seed)
-  return ds.map(lambda e: clip_fn(e, 0, tf.zeros([2], tf.int64)))
+  _, _, c, _ = frame_spec(builder)
+
+  def whole(example):
+    return {
+        "frames": _decode_frames(example["frames"], c),
+        "joints": example["joints_2d"],
+        "tracking_state": example["tracking_state"],
+    }
+
+  return _load(builder, split, False, config.seed).map(whole)
 
 
 def _pad_batch(batch, size: int):
   pad = size - tf.shape(batch["frames"])[0]
 
-  def pad_one(x):
+  def pad_one(x, value):
     paddings = tf.concat(
         [[[0, pad]], tf.zeros([tf.rank(x) - 1, 2], tf.int32)], 0
     )
-    return tf.pad(x, paddings)
+    return tf.pad(x, paddings, constant_values=value)
 
-  out = {k: pad_one(v) for k, v in batch.items()}
+  # Padding ROIs are 1 px, not 0 px: a zero height divides by zero in the
+  # state warp, and NaN survives the metrics' zero weights.
+  out = {k: pad_one(v, 1 if k == "rois" else 0) for k, v in batch.items()}
   for v in out.values():
     v.set_shape([size, *v.shape[1:]])
   return out

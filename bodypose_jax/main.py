@@ -19,7 +19,9 @@ from ml_collections import config_flags
 import tensorflow as tf
 
 from bodypose_jax import distributed
+from bodypose_jax import evaluate
 from bodypose_jax import hardware
+from bodypose_jax import tracking
 from bodypose_jax import train
 
 FLAGS = flags.FLAGS
@@ -78,6 +80,12 @@ def main(argv):
       jax.local_devices(),
   )
   train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  if FLAGS.config.stream_eval and jax.process_index() == 0:
+    # The figure that counts: whole videos streamed as an app runs them.
+    for rois in ("tracked", "oracle") if tracking.tracks(FLAGS.config) else (
+        "tracked",):
+      result = evaluate.evaluate(FLAGS.workdir, rois=rois)
+      logging.info("Streamed: %s", evaluate.summary(result))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 
 from bodypose_jax import cells
 from bodypose_jax import layers
+from bodypose_jax import roi
 
 
 def _round_channels(channels: float, divisor: int = 8) -> int:
@@ -239,6 +240,7 @@ class PoseNet(nn.Module):
   cell_kernel: int = 3
   cell_stride: int = 16
   cell_skip: bool = False
+  warp_state: bool = True
   formulation: layers.Formulation = layers.Formulation()
   dtype: Any = None
 
@@ -282,28 +284,46 @@ class PoseNet(nn.Module):
       x = self.fuse(x, skip, train)
     return self.head(x, train)
 
-  def __call__(self, frames, train: bool = False):
+  def __call__(self, frames, train: bool = False, rois=None):
     """Runs a clip.
 
     Args:
       frames: [B, T, H, W, C] normalised frames.
       train: batch-norm mode.
+      rois: [B, T, 3] the ROI each frame was cropped with (frame pixels);
+        with `warp_state`, the cell's state is brought from each frame's ROI
+        grid onto the next one's before the next frame, as the tracked
+        streaming step does. None: frames share one geometry.
 
     Returns:
       heatmaps [B, T, h, w, J] logits and offsets [B, T, h, w, J, 2].
     """
     b, t = frames.shape[:2]
+    input_hw = frames.shape[2:4]
     skip, x = self._before_cell(frames.reshape(b * t, *frames.shape[2:]), train)
     x = x.reshape(b, t, *x.shape[1:])
     carry = self.recurrent.initialize_carry(x[:, 0].shape, x.dtype)
+    warp = self.warp_state and rois is not None and self.cell != "none"
+    if rois is None:
+      rois = jnp.zeros((b, t, 3), jnp.float32)
+    previous = jnp.concatenate([rois[:, :1], rois[:, :-1]], axis=1)
+
+    def cell_fn(cell, c, xs):
+      x_t, roi_from, roi_to = xs
+      if warp:
+        c = jax.tree.map(
+            lambda s: roi.warp_grid(s, roi_from, roi_to, input_hw,
+                                    self.cell_stride, jnp), c)
+      return cell(c, x_t)
+
     scan = nn.scan(
-        lambda cell, c, xs: cell(c, xs),
+        cell_fn,
         variable_broadcast="params",
         split_rngs={"params": False},
         in_axes=1,
         out_axes=1,
     )
-    _, y = scan(self.recurrent, carry, x)
+    _, y = scan(self.recurrent, carry, (x, previous, rois))
     y = self._cell_output(x, y)
     out = self._after_cell(skip, y.reshape(b * t, *y.shape[2:]), train)
     return jax.tree.map(lambda y: y.reshape(b, t, *y.shape[1:]), out)

@@ -54,6 +54,7 @@ def create_model(config: ml_collections.ConfigDict) -> models.PoseNet:
       cell_kernel=m.cell_kernel,
       cell_stride=m.cell_stride,
       cell_skip=m.cell_skip,
+      warp_state=m.warp_state,
       formulation=layers.Formulation(
           m.depthwise_impl, m.pointwise_impl, m.dense_impl
       ),
@@ -98,6 +99,7 @@ def train_step(state: TrainState, batch, *, loss_config, learning_rate_fn):
         {"params": params, "batch_stats": state.batch_stats},
         batch["frames"],
         train=True,
+        rois=batch["rois"],
         mutable=["batch_stats"],
     )
     loss, aux = losses.pose_loss(
@@ -137,6 +139,7 @@ def eval_step(state: TrainState, batch, *, pck_thresholds):
       {"params": state.params, "batch_stats": state.batch_stats},
       batch["frames"],
       train=False,
+      rois=batch["rois"],
   )
   pred, _ = heatmaps.decode(
       outputs["heatmaps"], outputs["offsets"], models.HEATMAP_STRIDE
@@ -184,6 +187,7 @@ def batch_spec(frames_shape, sharding) -> dict:
       "frames": (frames_shape, jnp.float32),
       "joints": ((b, t, j, 2), jnp.float32),
       "tracking_state": ((b, t, j), jnp.int32),
+      "rois": ((b, t, 3), jnp.float32),
   }
   return {
       k: jax.ShapeDtypeStruct(shape, dtype, sharding=sharding)

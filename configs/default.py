@@ -31,14 +31,30 @@ def get_config() -> ml_collections.ConfigDict:
   config.dataset.prefetch = 4
 
   config.input = ml_collections.ConfigDict()
-  config.input.input_size = (128, 224)  # (H, W) fed to the model
+  # (H, W) fed to the model: a portrait crop around the person.
+  config.input.input_size = (192, 160)
   config.input.clip_length = 8  # frames per training clip (T)
   config.input.frame_stride = 1  # take every n-th frame
   config.input.rgb_mean = 0.5
   config.input.rgb_std = 0.25
   config.input.depth_mean_m = 2.5
   config.input.depth_std_m = 1.5
+  # What the model sees of each frame (input_pipeline.frame_rois): 'roi', a
+  # crop around the person that follows them from frame to frame, or
+  # 'frame', the whole frame letterboxed.
+  config.input.crop = ml_collections.ConfigDict()
+  config.input.crop.mode = "roi"
+  config.input.crop.margin = 1.25  # ROI height / the joints' extent
+  config.input.crop.min_height_fraction = 0.1  # of the whole frame's ROI
+  # Training simulates a tracker's errors: the ROI of frame t bounds the
+  # ground truth of frame t-1, its centre jittered by this fraction of its
+  # height and its height by this log-normal factor, and this share of clips
+  # start from the whole frame, as every stream does.
+  config.input.crop.centre_noise = 0.08
+  config.input.crop.scale_noise = 0.1
+  config.input.crop.whole_frame_prob = 0.2
   config.input.augment = ml_collections.ConfigDict()
+  # The whole-frame mode's zoom and shift (crop.mode 'frame').
   config.input.augment.scale = 1.25  # zoom drawn log-uniformly in [1/s, s]
   config.input.augment.translate = 0.1  # shift, fraction of the input size
   config.input.augment.flip_prob = 0.5
@@ -74,6 +90,24 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.dense_impl = "auto"  # k x k convs: 'im2col' or 'conv'
   config.model.compute_dtype = "auto"  # or 'float32', 'bfloat16'
 
+  # Bring the cell's state from one frame's ROI grid onto the next one's
+  # (roi.warp_grid), so that memory stays on the person as the crop moves.
+  config.model.warp_state = True
+
+  # The streaming tracker's rule (roi.next_roi); the crop's margin and
+  # smallest size are config.input.crop's, so training and tracking agree.
+  config.tracking = ml_collections.ConfigDict()
+  config.tracking.margin = config.input.crop.get_ref("margin")
+  config.tracking.min_height_fraction = config.input.crop.get_ref(
+      "min_height_fraction"
+  )
+  # Lost when the joints' mean peak confidence falls below this: the next
+  # frame is the whole frame again.
+  config.tracking.lost_threshold = 0.02
+  # Joints below this confidence do not shape the next ROI.
+  config.tracking.min_joint_confidence = 0.02
+  config.tracking.smoothing = 0.0  # weight of the current ROI in the next
+
   config.loss = ml_collections.ConfigDict()
   config.loss.sigma = 1.0  # target Gaussian, in heatmap cells
   config.loss.offset_weight = 1.0
@@ -88,6 +122,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.num_train_steps = 100_000
 
   config.eval_clips_per_sample = 2
+  # After training, main streams every video of the eval split through the
+  # tracked step (evaluate.py), from a whole-frame start and with oracle ROIs.
+  config.stream_eval = True
   config.pck_thresholds = (0.1, 0.2, 0.5)
   config.log_every_steps = 100
   config.eval_every_steps = 5_000
@@ -125,7 +162,7 @@ def apply_variant(
     )
   if variant == "synthetic":
     config.dataset.builder_config = f"synthetic_{modality}"
-    config.input.input_size = (96, 160) if modality == "rgb" else (96, 112)
+    config.input.input_size = (128, 96)
     config.input.clip_length = 4
     config.model.width = 0.5
     config.batch_size = 8
@@ -135,7 +172,7 @@ def apply_variant(
     config.checkpoint_every_steps = 100
   if variant == "smoke":
     config.dataset.builder_config = f"synthetic_smoke_{modality}"
-    config.input.input_size = (64, 96) if modality == "rgb" else (64, 80)
+    config.input.input_size = (64, 48)
     config.input.clip_length = 3
     config.model.width = 0.25
     config.model.decoder_features = 16

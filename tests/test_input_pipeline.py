@@ -6,6 +6,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from bodypose_jax import input_pipeline
+from bodypose_jax import roi
 from bodypose_jax import skeleton
 from configs import rgb_gru, depth_gru
 
@@ -42,25 +43,29 @@ def test_train_batches(smoke_builder, modality, get_config):
   assert np.all((xy >= 0) & (xy <= [w - 1, h - 1]))
 
 
-def test_flip_mirrors_frames_and_swaps_joint_labels(smoke_builder):
-  config = rgb_gru.get_config("smoke")
-  builder = smoke_builder("rgb")
+def _clips(config, builder, train=True, **augment):
   h, w, c, modality = input_pipeline.frame_spec(builder)
-  example = _first_example(builder)
-  clips = {}
   with config.unlocked():
-    a = config.input.augment
-    a.scale, a.translate = 1.0, 0.0
+    config.input.augment.update(augment)
+  clip_fn = input_pipeline.make_clip_fn(config, (h, w), c, modality, train)
+  return clip_fn(
+      _first_example(builder), tf.constant(0), tf.constant([1, 2], tf.int64)
+  )
+
+
+def _without_noise(config):
+  with config.unlocked():
+    a, c = config.input.augment, config.input.crop
     a.brightness, a.contrast, a.saturation = 0.0, 0.0, 0.0
-    for flip_prob in (0.0, 1.0):
-      a.flip_prob = flip_prob
-      clip_fn = input_pipeline.make_clip_fn(
-          config, (h, w), c, modality, train=True
-      )
-      clips[flip_prob] = clip_fn(
-          example, tf.constant(0), tf.constant([1, 2], tf.int64)
-      )
-  plain, flipped = clips[0.0], clips[1.0]
+    c.centre_noise, c.scale_noise, c.whole_frame_prob = 0.0, 0.0, 0.0
+  return config
+
+
+def test_flip_mirrors_frames_and_swaps_joint_labels(smoke_builder):
+  builder = smoke_builder("rgb")
+  config = _without_noise(rgb_gru.get_config("smoke"))
+  plain = _clips(config, builder, flip_prob=0.0)
+  flipped = _clips(config, builder, flip_prob=1.0)
   np.testing.assert_allclose(
       flipped["frames"].numpy(), plain["frames"].numpy()[:, :, ::-1], atol=1e-3
   )
@@ -73,6 +78,48 @@ def test_flip_mirrors_frames_and_swaps_joint_labels(smoke_builder):
       flipped["tracking_state"].numpy(),
       plain["tracking_state"].numpy()[:, perm],
   )
+
+
+def test_roi_crops_follow_the_previous_frames_pose(smoke_builder):
+  """Without noise, frame t is cropped around frame t-1's ground truth:
+  the person fills the crop, which the whole frame never does."""
+  builder = smoke_builder("rgb")
+  config = _without_noise(rgb_gru.get_config("smoke"))
+  clip = _clips(config, builder, train=False)
+  h, w, c, _ = input_pipeline.frame_spec(builder)
+  example = _first_example(builder)
+  t = config.input.clip_length
+  truth = example["joints_2d"].numpy()[:t]
+  known = example["tracking_state"].numpy()[:t] > 0
+  rois = clip["rois"].numpy()
+  reference = np.concatenate([truth[:1], truth[:-1]])
+  ref_known = np.concatenate([known[:1], known[:-1]])
+  for roi_t, pts, ok in zip(rois, reference, ref_known):
+    box = pts[ok]
+    assert roi_t[0] == pytest.approx(box[:, 0].min() / 2 + box[:, 0].max() / 2,
+                                     abs=1e-3)
+  whole = roi.whole_frame((h, w), config.input.input_size)
+  assert np.all(rois[:, 2] < 0.9 * whole[2])
+  # The joints it was cropped around sit inside the crop, with the margin.
+  ih, iw = config.input.input_size
+  inside = roi.to_input(reference, rois, (ih, iw))[ref_known]
+  assert np.all((inside > -0.5) & (inside < [iw - 0.5, ih - 0.5]))
+
+
+def test_training_rois_jitter_and_start_from_the_whole_frame(smoke_builder):
+  builder = smoke_builder("rgb")
+  config = _without_noise(rgb_gru.get_config("smoke"))
+  exact = _clips(config, builder)["rois"].numpy()
+  with config.unlocked():
+    config.input.crop.centre_noise = 0.1
+    config.input.crop.whole_frame_prob = 1.0
+  noisy = _clips(config, builder)["rois"].numpy()
+  h, w, _, _ = input_pipeline.frame_spec(builder)
+  np.testing.assert_allclose(
+      noisy[0], roi.whole_frame((h, w), config.input.input_size), rtol=1e-6
+  )
+  shift = np.abs(noisy[1:, :2] - exact[1:, :2]) / exact[1:, 2:]
+  assert 0.0 < shift.mean() < 0.4
 
 
 def test_eval_batches_are_padded_with_empty_clips(smoke_builder):

@@ -113,7 +113,7 @@ _READ_THREADS = 2
 class Builder(tfds.core.GeneratorBasedBuilder):
   """NTU RGB+D pose sequences (real via manual_dir, or synthetic)."""
 
-  VERSION = tfds.core.Version('1.2.0')
+  VERSION = tfds.core.Version('1.3.0')
   _use_beam = False  # set per build by `_download_and_prepare`
   _decoded = None
   RELEASE_NOTES = {
@@ -126,6 +126,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                'second actor of two-person actions; the authors\' '
                'missing-skeleton lists excluded; depth folders with gaps '
                'kept; a build summary in the metadata; Apache Beam.',
+      '1.3.0': 'Frames stored at the resolution person crops need: colour '
+               '360x640 (synthetic: 270x480, its rendered size), depth and '
+               'infrared at the sensor\'s 424x512.',
   }
   MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
   1. Request access and download from
@@ -154,27 +157,27 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   warning, and listed in the build summary's `empty_splits`.
   """
   BUILDER_CONFIGS = [
-      NtuConfig(name='rgb', description='Real colour video, 144x256.',
-                modality='rgb', height=144, width=256),
-      NtuConfig(name='depth', description='Real masked depth, 212x256.',
-                modality='depth_masked', height=212, width=256),
-      NtuConfig(name='depth_full', description='Real full depth, 212x256.',
-                modality='depth', height=212, width=256),
+      NtuConfig(name='rgb', description='Real colour video, 360x640.',
+                modality='rgb', height=360, width=640),
+      NtuConfig(name='depth', description='Real masked depth, 424x512.',
+                modality='depth_masked', height=424, width=512),
+      NtuConfig(name='depth_full', description='Real full depth, 424x512.',
+                modality='depth', height=424, width=512),
       NtuConfig(name='rgbd', description='Real colour in the depth camera\'s '
                 'geometry and masked depth, 212x256.', modality='rgbd',
                 height=212, width=256),
-      NtuConfig(name='ir', description='Real infrared video, 212x256.',
-                modality='ir', height=212, width=256),
+      NtuConfig(name='ir', description='Real infrared video, 424x512.',
+                modality='ir', height=424, width=512),
       NtuConfig(name='synthetic_rgb',
-                description='Rendered NTU-format colour video, 144x256.',
-                modality='rgb', height=144, width=256, synthetic=SYNTHETIC_SPEC),
+                description='Rendered NTU-format colour video, 270x480.',
+                modality='rgb', height=270, width=480, synthetic=SYNTHETIC_SPEC),
       NtuConfig(name='synthetic_depth',
-                description='Rendered NTU-format masked depth, 212x256.',
-                modality='depth_masked', height=212, width=256,
+                description='Rendered NTU-format masked depth, 424x512.',
+                modality='depth_masked', height=424, width=512,
                 synthetic=dataclasses.replace(SYNTHETIC_SPEC, **_DEPTH_ONLY)),
       NtuConfig(name='synthetic_depth_full',
-                description='Rendered NTU-format full depth, 212x256.',
-                modality='depth', height=212, width=256,
+                description='Rendered NTU-format full depth, 424x512.',
+                modality='depth', height=424, width=512,
                 synthetic=dataclasses.replace(SYNTHETIC_SPEC, **_DEPTH_ONLY)),
       NtuConfig(name='synthetic_rgbd',
                 description='Rendered colour in the depth camera\'s geometry '
@@ -182,12 +185,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 width=256, synthetic=dataclasses.replace(
                     SYNTHETIC_SPEC, modalities=('rgb', 'depth_masked'))),
       NtuConfig(name='synthetic_smoke_rgb',
-                description='Tiny rendered colour set for tests, 72x128.',
-                modality='rgb', height=72, width=128, synthetic=_SMOKE,
+                description='Tiny rendered colour set for tests, 108x192.',
+                modality='rgb', height=108, width=192, synthetic=_SMOKE,
                 protocols=_SMOKE_PROTOCOLS),
       NtuConfig(name='synthetic_smoke_depth',
                 description='Tiny rendered masked depth set for tests, '
-                '106x128.', modality='depth_masked', height=106, width=128,
+                '212x256.', modality='depth_masked', height=212, width=256,
                 synthetic=dataclasses.replace(_SMOKE, **_DEPTH_ONLY),
                 protocols=_SMOKE_PROTOCOLS),
   ]
