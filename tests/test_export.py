@@ -94,6 +94,18 @@ def test_sidecar_without_a_stride_means_stride_8(tiny_export, tmp_path):
   assert tflite_model.StreamingModel(old).heatmap_stride == 8
 
 
+def test_config_of_a_run_from_before_head_stride_loads_stride_8(tmp_path):
+  saved = json.loads(default.get_config().to_json())
+  del saved["model"]["head_stride"]
+  with open(tmp_path / "config.json", "w") as f:
+    json.dump(saved, f)
+  assert workdir.load_config(str(tmp_path)).model.head_stride == 8
+  saved["model"]["head_stride"] = 4
+  with open(tmp_path / "config.json", "w") as f:
+    json.dump(saved, f)
+  assert workdir.load_config(str(tmp_path)).model.head_stride == 4
+
+
 def test_conversion_refuses_ops_outside_builtins():
   # An eigendecomposition has no TFLite builtin; it must not slip through
   # as a TensorFlow select op.
