@@ -26,7 +26,6 @@ import numpy as np
 from PIL import Image
 
 from bodypose_jax import drawing
-from bodypose_jax import models
 from bodypose_jax import tflite_model
 from tfds_ntu import video_io
 
@@ -180,6 +179,7 @@ def heatmap_panel(
     matrix: np.ndarray,
     frame_hw: tuple[int, int],
     display_hw: tuple[int, int],
+    stride: int,
 ) -> np.ndarray:
   """The max over joints of the heatmaps, in the drawn frame's geometry.
 
@@ -188,11 +188,12 @@ def heatmap_panel(
   maps are nearly flat); how sure it is shows in the joints' size.
 
   Args:
-    heatmaps: [gh, gw, J] per-joint probabilities on the stride-8 grid; cell
-      (r, c) is centred at input pixel (8c + 3.5, 8r + 3.5).
+    heatmaps: [gh, gw, J] per-joint probabilities on the model's grid; cell
+      (r, c) is centred at input pixel (s*c + (s - 1) / 2, s*r + (s - 1) / 2).
     matrix: [2, 3] frame -> input (`letterbox`).
     frame_hw: (H, W) of the camera frame.
     display_hw: (h, w) of the drawn frame.
+    stride: s, input pixels per heatmap cell (the sidecar's).
 
   Returns:
     [h, w, 3] uint8 RGB.
@@ -200,7 +201,6 @@ def heatmap_panel(
   peak = np.max(heatmaps, axis=-1).astype(np.float32)
   peak -= peak.min()
   peak /= max(float(peak.max()), 1e-12)
-  stride = models.HEATMAP_STRIDE
   grid_to_input = np.array(
       [[stride, 0.0, (stride - 1) / 2], [0.0, stride, (stride - 1) / 2]]
   )
@@ -457,7 +457,11 @@ def run(
       drawing.put_text(drawn, f"model {len(model_s) / sum(model_s):.0f} fps")
       if heatmaps:
         panel = heatmap_panel(
-            out["heatmaps"], matrix, frame.shape[:2], display_hw
+            out["heatmaps"],
+            matrix,
+            frame.shape[:2],
+            display_hw,
+            model.heatmap_stride,
         )
         drawn = np.concatenate([drawn, panel], axis=1)
       # Encoding the output is the demo's cost, not the pipeline's.

@@ -36,7 +36,6 @@ from tensorflow.lite.tools import flatbuffer_utils
 
 from bodypose_jax import input_pipeline
 from bodypose_jax import metrics
-from bodypose_jax import models
 from bodypose_jax import skeleton
 from bodypose_jax import streaming
 from bodypose_jax import tflite_model
@@ -275,7 +274,8 @@ def sidecar(trained, variant, frame_shape, fmt, modality) -> dict:
         f"{cfg.depth_std_m}"
     )
   _, h, w, _ = frame_shape
-  grid = (-(-h // models.HEATMAP_STRIDE), -(-w // models.HEATMAP_STRIDE))
+  stride = trained.model.head_stride
+  grid = (-(-h // stride), -(-w // stride))
   j = skeleton.NUM_JOINTS
   return {
       "format": "bodypose_jax streaming pose model, version 1",
@@ -326,12 +326,11 @@ def sidecar(trained, variant, frame_shape, fmt, modality) -> dict:
           },
           "heatmaps": {
               "shape": [1, *grid, j],
+              "stride": stride,
               "meaning": (
                   "per-joint softmax over the grid; cell (r, c) is centred "
-                  f"at input pixel (c*{models.HEATMAP_STRIDE} + "
-                  f"{(models.HEATMAP_STRIDE - 1) / 2}, r*"
-                  f"{models.HEATMAP_STRIDE} + "
-                  f"{(models.HEATMAP_STRIDE - 1) / 2})"
+                  f"at input pixel (c*{stride} + {(stride - 1) / 2}, "
+                  f"r*{stride} + {(stride - 1) / 2})"
               ),
           },
       },

@@ -3,8 +3,9 @@
 The model follows `config.model` block for block: the MobileNetV2 trunk (same
 stem, `stages` table, `width` and channel rounding, batch norm and ReLU6), a
 recurrent cell on the stride-16 map (or after the decoder when
-`cell_stride == 8`), the stride-8 fuse (upsampled top plus projected skip) and
-a depthwise + 1x1 head with 3 * 25 outputs (heatmap logits and x/y offsets).
+`cell_stride == 8`), the stride-8 fuse (upsampled top plus projected skip),
+with `head_stride == 4` a second fuse onto the stride-4 map, and a
+depthwise + 1x1 head with 3 * 25 outputs (heatmap logits and x/y offsets).
 
 Two deliberate differences:
   * The cell is `keras.layers.ConvLSTM2D`: Keras has no convolutional GRU, and
@@ -105,7 +106,7 @@ def _inverted_residual(x, features, expansion, strides, name):
 
 
 def _encoder(x, m: ml_collections.ConfigDict):
-  """[N, H, W, C] -> (skip at stride 8, top at the final stride), as Encoder."""
+  """[N, H, W, C] -> {stride: last map at that stride}, as Encoder."""
   x = _conv_bn(
       x,
       _round_channels(m.stem_features * m.width),
@@ -113,10 +114,8 @@ def _encoder(x, m: ml_collections.ConfigDict):
       2,
       name="stem",
   )
-  stride, skip = 2, None
+  stride, features = 2, {2: x}
   for i, (expansion, channels, repeats, first_stride) in enumerate(m.stages):
-    if first_stride == 2 and stride == 8:
-      skip = x
     for r in range(repeats):
       s = first_stride if r == 0 else 1
       x = _inverted_residual(
@@ -127,24 +126,25 @@ def _encoder(x, m: ml_collections.ConfigDict):
           name=f"stage{i}_block{r}",
       )
       stride *= s
-  return (x if skip is None else skip), x
+      features[stride] = x
+  return features
 
 
-def _fuse(top, skip, features: int):
-  """Upsamples `top` to the stride-8 grid and merges `skip`, as Fuse."""
+def _fuse(top, skip, features: int, name: str = "fuse"):
+  """Upsamples `top` to `skip`'s finer grid and merges `skip`, as Fuse."""
   h, w = skip.shape[1:3]
-  top = _conv_bn(top, features, name="fuse_top")
+  top = _conv_bn(top, features, name=f"{name}_top")
   fy, fx = -(-h // top.shape[1]), -(-w // top.shape[2])
-  top = keras.layers.UpSampling2D((fy, fx), name="fuse_upsample")(top)
+  top = keras.layers.UpSampling2D((fy, fx), name=f"{name}_upsample")(top)
   if top.shape[1:3] != (h, w):
     top = keras.layers.Cropping2D(
-        ((0, top.shape[1] - h), (0, top.shape[2] - w)), name="fuse_crop"
+        ((0, top.shape[1] - h), (0, top.shape[2] - w)), name=f"{name}_crop"
     )(top)
-  x = keras.layers.Add(name="fuse_add")(
-      [top, _conv_bn(skip, features, name="fuse_skip")]
+  x = keras.layers.Add(name=f"{name}_add")(
+      [top, _conv_bn(skip, features, name=f"{name}_skip")]
   )
-  x = _depthwise_bn(x, name="fuse_depthwise")
-  return _conv_bn(x, features, name="fuse_out")
+  x = _depthwise_bn(x, name=f"{name}_depthwise")
+  return _conv_bn(x, features, name=f"{name}_out")
 
 
 def _cell(x, b: int, t: int, m: ml_collections.ConfigDict):
@@ -184,13 +184,21 @@ def build_model(config: ml_collections.ConfigDict, channels: int = 3):
   h, w = config.input.input_size
   frames = keras.Input((t, h, w, channels), batch_size=b, name="frames")
   x = _Reshape((b * t, h, w, channels), name="fold_time")(frames)
-  skip, top = _encoder(x, m)
+  if m.head_stride not in models.HEAD_STRIDES:
+    raise ValueError(
+        f"head_stride={m.head_stride!r}; expected one of "
+        f"{models.HEAD_STRIDES}."
+    )
+  features = _encoder(x, m)
+  top, skip = features[max(features)], features[8]
   if -(-h // m.cell_stride) == top.shape[1]:
     x = _fuse(_cell(top, b, t, m), skip, m.decoder_features)
   elif m.cell_stride == 8:
     x = _cell(_fuse(top, skip, m.decoder_features), b, t, m)
   else:
     raise ValueError(f"cell_stride={m.cell_stride} fits no encoder output.")
+  if m.head_stride == 4:
+    x = _fuse(x, features[4], m.decoder_features_s4, name="fuse_s4")
   x = _depthwise_bn(x, name="head_depthwise")
   out = keras.layers.Conv2D(3 * skeleton.NUM_JOINTS, 1, name="head_out")(x)
   out = _Reshape((b, t, *out.shape[1:]), name="unfold_out")(out)
@@ -269,7 +277,7 @@ def make_train_step(config: ml_collections.ConfigDict, model: keras.Model):
   )
   optimizer.build(model.trainable_variables)
   loss_config = dict(
-      stride=models.HEATMAP_STRIDE,
+      stride=config.model.head_stride,  # the grid build_model predicts on
       sigma=config.loss.sigma,
       offset_weight=config.loss.offset_weight,
       inferred_weight=config.loss.inferred_weight,

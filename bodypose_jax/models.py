@@ -19,6 +19,10 @@ from bodypose_jax import layers
 from bodypose_jax import roi
 
 
+# The heatmap grids the head can predict on, in input pixels per cell.
+HEAD_STRIDES = (4, 8)
+
+
 def _round_channels(channels: float, divisor: int = 8) -> int:
   """MobileNet's channel rounding: to a multiple of `divisor`, never -10%."""
   rounded = max(divisor, int(channels + divisor / 2) // divisor * divisor)
@@ -113,7 +117,7 @@ class InvertedResidual(nn.Module):
 
 
 class Encoder(nn.Module):
-  """MobileNetV2 trunk that returns its stride-8 and its final feature map.
+  """MobileNetV2 trunk that returns its feature map at every stride.
 
   Attributes:
     width: width multiplier applied to every stage's channels.
@@ -131,14 +135,17 @@ class Encoder(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool):
-    """x: [N, H, W, C] -> (skip [N, H/8, W/8, c8], top [N, H/s, W/s, cs])."""
+    """x: [N, H, W, C] -> {stride: [N, H/stride, W/stride, c]}.
+
+    Each stride (2, 4, 8, ... up to the final one) maps to the output of the
+    last block at that stride, the map just before a stride-2 block takes it
+    further: the decoder's skips. The final stride's entry is the top.
+    """
     x = ConvBN(
         _round_channels(self.stem_features * self.width), 3, 2, dtype=self.dtype
     )(x, train)
-    stride, skip = 2, None
+    stride, features = 2, {2: x}
     for expansion, channels, repeats, first_stride in self.stages:
-      if first_stride == 2 and stride == 8:
-        skip = x
       for r in range(repeats):
         s = first_stride if r == 0 else 1
         x = InvertedResidual(
@@ -149,13 +156,12 @@ class Encoder(nn.Module):
             self.dtype,
         )(x, train)
         stride *= s
-    if skip is None:
-      skip = x
+        features[stride] = x
     if stride not in (8, 16, 32):
       raise ValueError(
           f"Encoder stages give stride {stride}; need 8, 16 or 32."
       )
-    return skip, x
+    return features
 
 
 def upsample_to(x, hw):
@@ -174,7 +180,12 @@ def upsample_to(x, hw):
 
 
 class Fuse(nn.Module):
-  """Upsamples the coarse map to the stride-8 grid and merges the skip."""
+  """Upsamples the coarse map to the skip's finer grid and merges the skip.
+
+  Both are projected to `features` by 1x1 ConvBNs (the coarse one before the
+  upsampling, where it is cheaper), added, then mixed by a depthwise ConvBN
+  and a 1x1 ConvBN.
+  """
 
   features: int
   formulation: layers.Formulation = layers.Formulation()
@@ -193,7 +204,7 @@ class Fuse(nn.Module):
 
 
 class Head(nn.Module):
-  """Per-joint heatmap logits and sub-cell offsets on the stride-8 grid."""
+  """Per-joint heatmap logits and sub-cell offsets on the decoder's grid."""
 
   num_joints: int
   formulation: layers.Formulation = layers.Formulation()
@@ -222,6 +233,11 @@ class PoseNet(nn.Module):
   the stride-8 grid (finer memory, more compute). With `cell_skip` the
   frame's own features also pass the cell, concatenated to its output, so
   the decoder never sees the current frame only through the gated state.
+
+  The head predicts on the stride-`head_stride` grid: 8, the decoder's
+  stride-8 fuse, or 4, where a second `Fuse` (of `decoder_features_s4`
+  channels: the stride-4 grid has 4x the cells) upsamples that result and
+  merges the encoder's stride-4 map. The cell never runs at stride 4.
   """
 
   num_joints: int
@@ -235,6 +251,8 @@ class PoseNet(nn.Module):
       (6, 96, 3, 1),
   )
   decoder_features: int = 64
+  head_stride: int = 4
+  decoder_features_s4: int = 32
   cell: str = "gru"
   cell_features: int = 64
   cell_kernel: int = 3
@@ -245,6 +263,10 @@ class PoseNet(nn.Module):
   dtype: Any = None
 
   def setup(self):
+    if self.head_stride not in HEAD_STRIDES:
+      raise ValueError(
+          f"head_stride={self.head_stride!r}; expected one of {HEAD_STRIDES}."
+      )
     self.encoder = Encoder(
         self.width,
         self.stem_features,
@@ -253,6 +275,10 @@ class PoseNet(nn.Module):
         self.dtype,
     )
     self.fuse = Fuse(self.decoder_features, self.formulation, self.dtype)
+    if self.head_stride == 4:
+      self.fuse_s4 = Fuse(
+          self.decoder_features_s4, self.formulation, self.dtype
+      )
     self.recurrent = cells.make_cell(
         self.cell,
         self.cell_features,
@@ -263,15 +289,21 @@ class PoseNet(nn.Module):
     self.head = Head(self.num_joints, self.formulation, self.dtype)
 
   def _before_cell(self, frames, train):
-    skip, top = self.encoder(frames, train)
+    """frames -> (the encoder's maps by stride, the cell's input)."""
+    features = self.encoder(frames, train)
+    if 4 not in features and self.head_stride == 4:
+      raise ValueError(
+          "head_stride=4 needs a stride-4 encoder map; the stages skip it."
+      )
+    top = features[max(features)]
     if self.cell_stride == 8:
-      return skip, self.fuse(top, skip, train)
+      return features, self.fuse(top, features[8], train)
     if -(-frames.shape[1] // self.cell_stride) != top.shape[1]:
       raise ValueError(
           f"cell_stride={self.cell_stride} matches neither 8 nor the encoder's "
           f"final stride (input {frames.shape[1]} rows -> {top.shape[1]})."
       )
-    return skip, top
+    return features, top
 
   def _cell_output(self, x, y):
     """The cell's output y, with its input x beside it under `cell_skip`."""
@@ -279,9 +311,11 @@ class PoseNet(nn.Module):
       return jnp.concatenate([x, y.astype(x.dtype)], axis=-1)
     return y
 
-  def _after_cell(self, skip, x, train):
+  def _after_cell(self, features, x, train):
     if self.cell_stride != 8:
-      x = self.fuse(x, skip, train)
+      x = self.fuse(x, features[8], train)
+    if self.head_stride == 4:
+      x = self.fuse_s4(x, features[4], train)
     return self.head(x, train)
 
   def __call__(self, frames, train: bool = False, rois=None):
@@ -300,7 +334,9 @@ class PoseNet(nn.Module):
     """
     b, t = frames.shape[:2]
     input_hw = frames.shape[2:4]
-    skip, x = self._before_cell(frames.reshape(b * t, *frames.shape[2:]), train)
+    features, x = self._before_cell(
+        frames.reshape(b * t, *frames.shape[2:]), train
+    )
     x = x.reshape(b, t, *x.shape[1:])
     carry = self.recurrent.initialize_carry(x[:, 0].shape, x.dtype)
     warp = self.warp_state and rois is not None and self.cell != "none"
@@ -325,7 +361,7 @@ class PoseNet(nn.Module):
     )
     _, y = scan(self.recurrent, carry, (x, previous, rois))
     y = self._cell_output(x, y)
-    out = self._after_cell(skip, y.reshape(b * t, *y.shape[2:]), train)
+    out = self._after_cell(features, y.reshape(b * t, *y.shape[2:]), train)
     return jax.tree.map(lambda y: y.reshape(b, t, *y.shape[1:]), out)
 
   def step(self, frame, carry):
@@ -338,9 +374,12 @@ class PoseNet(nn.Module):
     Returns:
       (outputs, new_carry): heatmaps [B, h, w, J], offsets [B, h, w, J, 2].
     """
-    skip, x = self._before_cell(frame, train=False)
+    features, x = self._before_cell(frame, train=False)
     carry, y = self.recurrent(carry, x)
-    return self._after_cell(skip, self._cell_output(x, y), train=False), carry
+    return (
+        self._after_cell(features, self._cell_output(x, y), train=False),
+        carry,
+    )
 
   def initial_state(self, frame_shape):
     """Zero state for frames of shape [B, H, W, C]."""
@@ -349,6 +388,3 @@ class PoseNet(nn.Module):
     cell_shape = (b, -(-h // stride), -(-w // stride), 1)
     return self.recurrent.initialize_carry(cell_shape)
 
-
-# Input pixels per heatmap cell: the head runs on the encoder's stride-8 map.
-HEATMAP_STRIDE = 8

@@ -132,7 +132,7 @@ def make_step(
     carry = jax.tree.unflatten(treedef, fmt.decode(state))
     out, carry = model.apply(variables, x, carry, method=models.PoseNet.step)
     keypoints, confidences = heatmaps.decode(
-        out["heatmaps"], out["offsets"], models.HEATMAP_STRIDE
+        out["heatmaps"], out["offsets"], model.head_stride
     )
     new_state = fmt.encode(jax.tree.leaves(carry))
     return {

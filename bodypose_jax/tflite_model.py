@@ -51,6 +51,14 @@ class StreamingModel:
   def input_hw(self) -> tuple[int, int]:
     return tuple(self.sidecar["input"]["shape"][1:3])
 
+  @property
+  def heatmap_stride(self) -> int:
+    """Input pixels per heatmap cell.
+
+    Sidecars written before the field existed came from stride-8 heads.
+    """
+    return int(self.sidecar["outputs"]["heatmaps"].get("stride", 8))
+
   def reset(self):
     """Back to the zero state (a new video)."""
     self.state = self._init()

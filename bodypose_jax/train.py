@@ -49,6 +49,8 @@ def create_model(config: ml_collections.ConfigDict) -> models.PoseNet:
       stem_features=m.stem_features,
       stages=tuple(tuple(s) for s in m.stages),
       decoder_features=m.decoder_features,
+      head_stride=m.head_stride,
+      decoder_features_s4=m.decoder_features_s4,
       cell=m.cell,
       cell_features=m.cell_features,
       cell_kernel=m.cell_kernel,
@@ -120,11 +122,14 @@ def train_step(state: TrainState, batch, *, loss_config, learning_rate_fn):
 
 
 def make_train_step(config: ml_collections.ConfigDict):
-  """`train_step` with the config's loss settings and schedule bound."""
+  """`train_step` with the config's loss settings and schedule bound.
+
+  The targets are built on the grid of the model `config` describes.
+  """
   return functools.partial(
       train_step,
       loss_config=dict(
-          stride=models.HEATMAP_STRIDE,
+          stride=create_model(config).head_stride,
           sigma=config.loss.sigma,
           offset_weight=config.loss.offset_weight,
           inferred_weight=config.loss.inferred_weight,
@@ -133,8 +138,11 @@ def make_train_step(config: ml_collections.ConfigDict):
   )
 
 
-def eval_step(state: TrainState, batch, *, pck_thresholds):
-  """Metric sums over a global batch of clips, frame by frame."""
+def eval_step(state: TrainState, batch, *, stride, pck_thresholds):
+  """Metric sums over a global batch of clips, frame by frame.
+
+  `stride` is the model's `head_stride`, input pixels per heatmap cell.
+  """
   outputs = state.apply_fn(
       {"params": state.params, "batch_stats": state.batch_stats},
       batch["frames"],
@@ -142,7 +150,7 @@ def eval_step(state: TrainState, batch, *, pck_thresholds):
       rois=batch["rois"],
   )
   pred, _ = heatmaps.decode(
-      outputs["heatmaps"], outputs["offsets"], models.HEATMAP_STRIDE
+      outputs["heatmaps"], outputs["offsets"], stride
   )
   return metrics.pose_metric_sums(
       pred, batch["joints"], batch["tracking_state"], pck_thresholds
@@ -377,7 +385,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     )
 
   p_eval_step = jax.jit(
-      functools.partial(eval_step, pck_thresholds=tuple(config.pck_thresholds)),
+      functools.partial(
+          eval_step,
+          stride=model.head_stride,
+          pck_thresholds=tuple(config.pck_thresholds),
+      ),
       in_shardings=(replicated, batch_sharding),
       out_shardings=replicated,
   )

@@ -58,6 +58,8 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
     )
   with tf.io.gfile.GFile(path) as f:
     saved = _tuples(json.load(f))
+  # Runs from before config.model.head_stride existed trained at stride 8.
+  saved.get("model", {}).setdefault("head_stride", 8)
   config = default.get_config()
   config.update_from_flattened_dict(_flatten(saved))
   config.lock()

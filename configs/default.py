@@ -75,6 +75,11 @@ def get_config() -> ml_collections.ConfigDict:
       (6, 96, 3, 1),
   )
   config.model.decoder_features = 64
+  # Input pixels per heatmap cell: 4 or 8. At 4 a second fuse upsamples the
+  # stride-8 decoder and merges the encoder's stride-4 map, in
+  # `decoder_features_s4` channels (the stride-4 grid has 4x the cells).
+  config.model.head_stride = 4
+  config.model.decoder_features_s4 = 32
   config.model.cell = "gru"  # 'gru', 'lstm' or 'none'
   config.model.cell_features = 64
   config.model.cell_kernel = 3
@@ -176,6 +181,7 @@ def apply_variant(
     config.input.clip_length = 3
     config.model.width = 0.25
     config.model.decoder_features = 16
+    config.model.decoder_features_s4 = 8
     config.model.cell_features = 16
     config.batch_size = 4
     config.warmup_steps = 5

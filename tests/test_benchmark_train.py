@@ -90,13 +90,28 @@ def test_keras_baseline_has_same_input_and_similar_size(
   assert model.output_shape == (
       b,
       t,
-      -(-h // 8),
-      -(-w // 8),
+      -(-h // config.model.head_stride),
+      -(-w // config.model.head_stride),
       3 * skeleton.NUM_JOINTS,
   )
   ours = _jax_num_params(config, channels)
   theirs = keras_baseline.num_params(model)
   assert abs(theirs / ours - 1) <= 0.25, (ours, theirs)
+
+
+@pytest.mark.parametrize("head_stride", [4, 8])
+def test_keras_baseline_mirrors_a_convlstm_posenet_exactly(head_stride):
+  """With the same cell on both sides every layer has its twin."""
+  config = rgb_lstm.get_config("smoke")
+  with config.unlocked():
+    config.model.head_stride = head_stride
+  model = keras_baseline.build_model(config, 3)
+  h, w = config.input.input_size
+  assert model.output_shape[2:4] == (
+      -(-h // head_stride),
+      -(-w // head_stride),
+  )
+  assert keras_baseline.num_params(model) == _jax_num_params(config, 3)
 
 
 def test_keras_step_reports_positive_times():

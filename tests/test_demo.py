@@ -99,14 +99,15 @@ def test_draw_pose_hides_low_confidence_joints():
   assert np.all(out[35:65, 35:65] == 0)
 
 
-def test_heatmap_panel_peak_lands_on_its_frame_point():
+@pytest.mark.parametrize("stride", [4, 8])
+def test_heatmap_panel_peak_lands_on_its_frame_point(stride):
   frame_hw, input_hw, display_hw = (1080, 1920), (64, 96), (270, 480)
   matrix = demo.fit_matrix(frame_hw, input_hw)
-  heatmaps = np.zeros((8, 12, 3), np.float32)
+  heatmaps = np.zeros((64 // stride, 96 // stride, 3), np.float32)
   heatmaps[4, 7, 1] = 1.0
-  panel = demo.heatmap_panel(heatmaps, matrix, frame_hw, display_hw)
+  panel = demo.heatmap_panel(heatmaps, matrix, frame_hw, display_hw, stride)
   assert panel.shape == (*display_hw, 3)
-  in_input = np.array([7 * 8 + 3.5, 4 * 8 + 3.5])
+  in_input = np.array([7, 4]) * stride + (stride - 1) / 2
   in_frame = demo.to_original(in_input, matrix)
   expected = (in_frame + 0.5) * 480 / 1920 - 0.5
   brightness = panel.astype(np.float32).sum(-1)

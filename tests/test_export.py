@@ -69,6 +69,41 @@ def test_signatures_and_sidecar(tiny_export):
   assert meta["input"]["shape"] == [1, *trained.config.input.input_size, 3]
   assert len(meta["joints"]) == 25 and meta["bones"][0] == [0, 1]
   assert "mirror" in meta and "letterbox" in meta["input"]
+  # The heatmap grid is the model's own: its stride, and the shape it gives.
+  stride = trained.model.head_stride
+  assert stride == trained.config.model.head_stride
+  h, w = trained.config.input.input_size
+  heatmaps = meta["outputs"]["heatmaps"]
+  assert heatmaps["stride"] == stride
+  assert heatmaps["shape"] == [1, -(-h // stride), -(-w // stride), 25]
+  model = tflite_model.StreamingModel(path)
+  assert model.heatmap_stride == stride
+  out = model(np.zeros(meta["input"]["shape"], np.float32))
+  assert list(out["heatmaps"].shape) == heatmaps["shape"][1:]
+
+
+def test_sidecar_without_a_stride_means_stride_8(tiny_export, tmp_path):
+  """Sidecars written before the field existed came from stride-8 heads."""
+  path, _ = tiny_export("rgb", "gru")
+  with open(tflite_model.sidecar_path(path)) as f:
+    meta = json.load(f)
+  del meta["outputs"]["heatmaps"]["stride"]
+  old = str(tmp_path / "old.tflite")
+  with open(path, "rb") as f:
+    export.write_model(old, f.read(), meta)
+  assert tflite_model.StreamingModel(old).heatmap_stride == 8
+
+
+def test_config_of_a_run_from_before_head_stride_loads_stride_8(tmp_path):
+  saved = json.loads(default.get_config().to_json())
+  del saved["model"]["head_stride"]
+  with open(tmp_path / "config.json", "w") as f:
+    json.dump(saved, f)
+  assert workdir.load_config(str(tmp_path)).model.head_stride == 8
+  saved["model"]["head_stride"] = 4
+  with open(tmp_path / "config.json", "w") as f:
+    json.dump(saved, f)
+  assert workdir.load_config(str(tmp_path)).model.head_stride == 4
 
 
 def test_conversion_refuses_ops_outside_builtins():

@@ -121,13 +121,14 @@ def test_im2col_conv_equals_conv(stride, size):
   )
 
 
-def test_formulations_share_parameters_and_outputs():
+@pytest.mark.parametrize("head_stride", [4, 8])
+def test_formulations_share_parameters_and_outputs(head_stride):
   """A checkpoint trained in one formulation runs in another."""
   cpu = layers.Formulation("shifted", "matmul", "im2col")
   standard = layers.Formulation("grouped", "conv", "conv")
   frames = jax.random.normal(jax.random.key(0), (2, 2, 32, 48, 3))
-  a = models.PoseNet(formulation=cpu, **TINY)
-  b = models.PoseNet(formulation=standard, **TINY)
+  a = models.PoseNet(formulation=cpu, head_stride=head_stride, **TINY)
+  b = models.PoseNet(formulation=standard, head_stride=head_stride, **TINY)
   variables = a.init(jax.random.key(1), frames)
   assert jax.tree.map(jnp.shape, variables) == jax.tree.map(
       jnp.shape, b.init(jax.random.key(1), frames)
@@ -138,13 +139,18 @@ def test_formulations_share_parameters_and_outputs():
     np.testing.assert_allclose(out_a[key], out_b[key], rtol=1e-4, atol=1e-4)
 
 
-def test_formulations_train_alike():
+@pytest.mark.parametrize("head_stride", [4, 8])
+def test_formulations_train_alike(head_stride):
   """Gradients agree too: the CPU forms' hand-written VJPs train the same."""
   frames = jax.random.normal(jax.random.key(0), (2, 2, 32, 48, 3))
-  variables = models.PoseNet(**TINY).init(jax.random.key(1), frames)
+  variables = models.PoseNet(head_stride=head_stride, **TINY).init(
+      jax.random.key(1), frames
+  )
 
   def gradients(formulation):
-    model = models.PoseNet(formulation=formulation, **TINY)
+    model = models.PoseNet(
+        formulation=formulation, head_stride=head_stride, **TINY
+    )
 
     def loss(params):
       out, _ = model.apply(
@@ -167,9 +173,16 @@ def test_formulations_train_alike():
 @pytest.mark.parametrize("cell", ["gru", "lstm", "none"])
 @pytest.mark.parametrize("cell_stride", [8, 16])
 @pytest.mark.parametrize("cell_skip", [False, True])
-def test_streaming_step_matches_scanned_clip(cell, cell_stride, cell_skip):
+@pytest.mark.parametrize("head_stride", [4, 8])
+def test_streaming_step_matches_scanned_clip(
+    cell, cell_stride, cell_skip, head_stride
+):
   model = models.PoseNet(
-      cell=cell, cell_stride=cell_stride, cell_skip=cell_skip, **TINY
+      cell=cell,
+      cell_stride=cell_stride,
+      cell_skip=cell_skip,
+      head_stride=head_stride,
+      **TINY,
   )
   frames = jax.random.normal(jax.random.key(0), (2, 4, 32, 48, 3))
   variables = model.init(jax.random.key(1), frames)
@@ -188,8 +201,55 @@ def test_streaming_step_matches_scanned_clip(cell, cell_stride, cell_skip):
       np.testing.assert_allclose(
           out[key], clip[key][:, t], rtol=1e-4, atol=1e-4
       )
-  assert clip["heatmaps"].shape == (2, 4, 4, 6, 25)
-  assert clip["offsets"].shape == (2, 4, 4, 6, 25, 2)
+  grid = (32 // head_stride, 48 // head_stride)
+  assert clip["heatmaps"].shape == (2, 4, *grid, 25)
+  assert clip["offsets"].shape == (2, 4, *grid, 25, 2)
+
+
+@pytest.mark.parametrize("head_stride", [4, 8])
+@pytest.mark.parametrize("cell_stride", [8, 16])
+@pytest.mark.parametrize("hw", [(32, 48), (33, 47), (30, 42)])
+def test_heatmap_grid_is_input_over_head_stride(head_stride, cell_stride, hw):
+  """'SAME' grids: ceil(H / s) x ceil(W / s), odd sizes included."""
+  model = models.PoseNet(
+      head_stride=head_stride, cell_stride=cell_stride, **TINY
+  )
+  frames = jnp.zeros((1, 2, *hw, 3))
+  out = jax.eval_shape(
+      lambda: model.apply(model.init(jax.random.key(0), frames), frames)
+  )
+  grid = (-(-hw[0] // head_stride), -(-hw[1] // head_stride))
+  assert out["heatmaps"].shape == (1, 2, *grid, 25)
+  assert out["offsets"].shape == (1, 2, *grid, 25, 2)
+
+
+def test_head_stride_4_adds_a_fuse_onto_the_stride_4_map():
+  def decoder(head_stride):
+    model = models.PoseNet(head_stride=head_stride, **TINY)
+    params = model.init(jax.random.key(0), jnp.zeros((1, 1, 32, 32, 3)))
+    return params["params"]
+
+  assert "fuse_s4" not in decoder(8)
+  s4 = decoder(4)["fuse_s4"]
+  # 1x1 projections: the stride-8 fuse's output, the encoder's stride-4 map
+  # (stage 1's 8 channels at width 0.25, rounded up to 8), then the mix.
+  kernels = {
+      name: jax.tree.leaves(s4[name]["PointwiseConv_0"])[0].shape[-2:]
+      for name in ("ConvBN_0", "ConvBN_1", "ConvBN_2")
+  }
+  f4 = models.PoseNet.decoder_features_s4
+  assert kernels == {
+      "ConvBN_0": (TINY["decoder_features"], f4),
+      "ConvBN_1": (8, f4),
+      "ConvBN_2": (f4, f4),
+  }
+
+
+@pytest.mark.parametrize("head_stride", [2, 16, 6])
+def test_unsupported_head_stride_is_an_error(head_stride):
+  model = models.PoseNet(head_stride=head_stride, **TINY)
+  with pytest.raises(ValueError, match="head_stride=.*expected one of"):
+    model.init(jax.random.key(0), jnp.zeros((1, 1, 32, 32, 3)))
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
