@@ -104,7 +104,9 @@ def random_batch(
     frames [B, T, H, W, C] float32 ~ N(0, 1) (normalised scale), joints
     [B, T, 25, 2] float32 uniform inside the input frame (x, y pixels),
     tracking_state [B, T, 25] int32, mostly tracked (2), some inferred (1) and
-    absent (0). B is `config.batch_size`, (H, W) `config.input.input_size`
+    absent (0), and rois [B, T, 3] of a person drifting through a 1080p
+    frame, so the state warp between frames costs what it costs in
+    training. B is `config.batch_size`, (H, W) `config.input.input_size`
     and C that of the config's modality.
   """
   b, t = config.batch_size, clip_length or config.input.clip_length
@@ -117,6 +119,10 @@ def random_batch(
       "tracking_state": rng.choice(
           np.array([0, 1, 2], np.int32), (b, t, j), p=[0.1, 0.1, 0.8]
       ),
+      "rois": (
+          np.array([960.0, 540.0, 600.0], np.float32)
+          + np.cumsum(rng.normal(0, 10, (b, t, 3)), axis=1)
+      ).astype(np.float32),
   }
 
 

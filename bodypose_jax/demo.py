@@ -14,6 +14,7 @@ latency summary is logged and printed at the end.
 from collections.abc import Iterator, Sequence
 import contextlib
 import itertools
+import json
 import os
 import tempfile
 import time
@@ -26,7 +27,9 @@ import numpy as np
 from PIL import Image
 
 from bodypose_jax import drawing
+from bodypose_jax import roi
 from bodypose_jax import tflite_model
+from bodypose_jax import tracking
 from tfds_ntu import video_io
 
 FLAGS = flags.FLAGS
@@ -61,6 +64,12 @@ def _define_flags():
   flags.DEFINE_float(
       "fps", None, "Output frame rate; default the source's.", 1e-3
   )
+  flags.DEFINE_string(
+      "keypoints",
+      None,
+      "Also write each frame's keypoints, confidences and ROI in frame "
+      "pixels to this .json or .npz.",
+  )
   flags.mark_flags_as_required(["model", "input", "output"])
 
 
@@ -80,21 +89,9 @@ def _compose(*matrices: np.ndarray) -> np.ndarray:
 def fit_matrix(
     frame_hw: tuple[int, int], input_hw: tuple[int, int]
 ) -> np.ndarray:
-  """The letterbox of training and evaluation (`input_pipeline._affine`).
-
-  Args:
-    frame_hw: (H, W) of the camera frame.
-    input_hw: (h, w) of the model input.
-
-  Returns:
-    [2, 3] float64 taking frame pixels to input pixels, pixel centres at
-    integers: the frame fitted inside the input, aspect kept, centred.
-  """
-  (sh, sw), (ih, iw) = frame_hw, input_hw
-  s = min(ih / sh, iw / sw)
-  tx = (iw - 1) / 2 - s * (sw - 1) / 2
-  ty = (ih - 1) / 2 - s * (sh - 1) / 2
-  return np.array([[s, 0.0, tx], [0.0, s, ty]])
+  """[2, 3] frame -> input pixels of the whole frame letterboxed: the
+  tracker's first ROI (`roi.whole_frame`, `roi.affine`)."""
+  return roi.affine(roi.whole_frame(frame_hw, input_hw), input_hw)
 
 
 def _resize_matrix(
@@ -105,27 +102,30 @@ def _resize_matrix(
   return np.array([[sx, 0.0, sx / 2 - 0.5], [0.0, sy, sy / 2 - 0.5]])
 
 
-def letterbox(
-    frame: np.ndarray, input_hw: tuple[int, int], nearest: bool = False
+def crop_image(
+    frame: np.ndarray, roi_: np.ndarray, input_hw: tuple[int, int],
+    nearest: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-  """Fits a camera frame into the model input as training did.
+  """The ROI of a camera frame resampled to the model input, as training
+  cropped it (`roi.affine`'s geometry).
 
   Args:
     frame: [H, W] or [H, W, C] camera frame (uint8 RGB or uint16 depth).
+    roi_: [3] (cx, cy, height) in frame pixels.
     input_hw: (h, w) of the model input.
     nearest: nearest-neighbour sampling, for depth (blending would invent
       depths between the body and the zeroed background); else bilinear.
 
   Returns:
     image: [h, w, C] float32 in the frame's units, 0 outside the frame.
-    matrix: [2, 3] taking frame pixels to input pixels (`fit_matrix`).
+    matrix: [2, 3] taking frame pixels to input pixels.
   """
-  matrix = fit_matrix(frame.shape[:2], input_hw)
+  matrix = roi.affine(roi_, input_hw)
   source, warp = frame, matrix
   scale = matrix[0, 0]
   if not nearest and scale < 1:
     # Training frames were stored with INTER_AREA before the bilinear
-    # letterbox; bilinear alone from full HD would alias badly.
+    # crop; bilinear alone from full HD would alias badly.
     small_hw = tuple(max(1, round(scale * n)) for n in frame.shape[:2])
     source = cv2.resize(frame, small_hw[::-1], interpolation=cv2.INTER_AREA)
     warp = _compose(
@@ -143,6 +143,15 @@ def letterbox(
   if image.ndim == 2:
     image = image[..., None]
   return image.astype(np.float32), matrix
+
+
+def letterbox(
+    frame: np.ndarray, input_hw: tuple[int, int], nearest: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+  """The whole frame fitted into the model input: `crop_image` of the
+  tracker's first ROI."""
+  return crop_image(frame, roi.whole_frame(frame.shape[:2], input_hw),
+                    input_hw, nearest)
 
 
 def to_original(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -171,6 +180,54 @@ def display_size(frame_hw: tuple[int, int], width: int) -> tuple[int, int]:
   w = max(2, width // 2 * 2)
   h = max(2, round(frame_hw[0] * w / frame_hw[1] / 2) * 2)
   return h, w
+
+
+def _roi_box(roi_: np.ndarray, input_hw, to_display: np.ndarray):
+  """The ROI's corners (x0, y0, x1, y1) in display pixels."""
+  h = roi_[2]
+  w = h * roi.aspect(input_hw)
+  corners = np.array([[roi_[0] - w / 2, roi_[1] - h / 2],
+                      [roi_[0] + w / 2, roi_[1] + h / 2]])
+  return _apply(corners, to_display).ravel()
+
+
+# -------------------------------------------------------------- keypoints --
+KEYPOINT_FORMATS = (".json", ".npz")
+
+
+def _check_keypoints_path(path: str):
+  if os.path.splitext(path)[1].lower() not in KEYPOINT_FORMATS:
+    raise app.UsageError(
+        f"{path}: keypoints are written as {' or '.join(KEYPOINT_FORMATS)}."
+    )
+  folder = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(folder):
+    raise app.UsageError(f"{path}: no such folder {folder}.")
+
+
+def write_keypoints(path, track, names, fps, source):
+  """Writes the per-frame pose of a run, in original-frame pixels.
+
+  Fields (JSON: lists; NPZ: arrays): keypoints [N, J, 2] (x, y), pixel
+  centres at integers; confidences [N, J] (peak heatmap probability);
+  rois [N, 3] (cx, cy, height) each frame was cropped with; lost [N] whether
+  tracking was judged lost after the frame; joint_names [J]; fps; source.
+  """
+  data = {
+      "keypoints": np.stack([t["keypoints"] for t in track]).astype(
+          np.float32),
+      "confidences": np.stack([t["confidences"] for t in track]).astype(
+          np.float32),
+      "rois": np.stack([t["roi"] for t in track]).astype(np.float32),
+      "lost": np.array([t["lost"] for t in track]),
+  }
+  meta = {"joint_names": list(names), "fps": float(fps),
+          "source": os.path.abspath(source)}
+  if path.lower().endswith(".npz"):
+    np.savez(path, **data, **{k: np.asarray(v) for k, v in meta.items()})
+  else:
+    with open(path, "w") as f:
+      json.dump({**{k: v.tolist() for k, v in data.items()}, **meta}, f)
 
 
 # ---------------------------------------------------------------- drawing --
@@ -395,8 +452,13 @@ def run(
     min_confidence: float = 0.1,
     display_width: int = 480,
     fps: float | None = None,
+    keypoints_path: str | None = None,
 ) -> dict:
   """Streams `input_path` through the model and writes the drawn video.
+
+  The model follows the person as an app runs it (`tracking.HostTracker`):
+  the whole frame first, then crops from its own keypoints; the ROI is
+  drawn as a box.
 
   Args:
     model_path: exported .tflite, its .json sidecar beside it.
@@ -408,6 +470,8 @@ def run(
     min_confidence: joints below it, and their bones, are not drawn.
     display_width: width of the drawn frame (rounded down to even).
     fps: output frame rate; None for the source's.
+    keypoints_path: also write the per-frame keypoints here (.json or .npz,
+      `write_keypoints`).
 
   Returns:
     frames, model_ms_mean, model_ms_p90, model_fps (model time only),
@@ -424,13 +488,23 @@ def run(
   if display_width < 2:
     raise ValueError(f"display_width must be >= 2, got {display_width}.")
   _check_output(output_path)
+  if keypoints_path:
+    _check_keypoints_path(keypoints_path)
   model = tflite_model.StreamingModel(model_path, threads)
+  tracker = tracking.HostTracker(model)
   meta = model.sidecar
   modality = meta["input"]["modality"]
   names, bones = meta["joints"], meta["bones"]
   frames = read_frames(input_path, modality)
   out_fps = fps or source_fps(input_path, modality)
-  model_s, pipeline_s = [], 0.0
+  model_s, pipeline_s, track = [], 0.0, []
+  matrices = {}
+
+  def crop_fn(frame, roi_):
+    image, matrices["frame_to_input"] = crop_image(
+        frame, roi_, model.input_hw, tracker.nearest)
+    return image
+
   with contextlib.closing(frames), _writer(output_path, out_fps) as write:
     limited = itertools.islice(frames, max_frames)
     while True:
@@ -438,17 +512,18 @@ def run(
       frame = next(limited, None)
       if frame is None:
         break
-      image, matrix = letterbox(frame, model.input_hw, modality == "depth")
-      tick = time.perf_counter()
-      out = model(image)
-      model_s.append(time.perf_counter() - tick)
+      out = tracker(frame, crop_fn)
+      model_s.append(tracker.model_seconds)
+      track.append(out)
       display_hw = display_size(frame.shape[:2], display_width)
+      to_display = _resize_matrix(frame.shape[:2], display_hw)
+      drawn = drawing.display_frame(frame, display_hw)
+      if meta.get("tracking", {}).get("follows_person"):
+        drawn = drawing.draw_box(drawn, _roi_box(out["roi"], model.input_hw,
+                                                 to_display))
       drawn = drawing.draw_pose(
-          drawing.display_frame(frame, display_hw),
-          _apply(
-              to_original(out["keypoints"], matrix),
-              _resize_matrix(frame.shape[:2], display_hw),
-          ),
+          drawn,
+          _apply(out["keypoints"], to_display),
           out["confidences"],
           names,
           bones,
@@ -458,7 +533,7 @@ def run(
       if heatmaps:
         panel = heatmap_panel(
             out["heatmaps"],
-            matrix,
+            matrices["frame_to_input"],
             frame.shape[:2],
             display_hw,
             model.heatmap_stride,
@@ -474,8 +549,14 @@ def run(
             len(model_s),
             1e3 * np.mean(model_s),
         )
+  if keypoints_path:
+    write_keypoints(keypoints_path, track, names, out_fps, input_path)
+    summary_extra = {"keypoints": keypoints_path}
+  else:
+    summary_extra = {}
   summary = summarise(model_s, pipeline_s)
   summary["output"] = output_path
+  summary.update(summary_extra)
   logging.info("%s", format_summary(summary))
   return summary
 
@@ -523,6 +604,7 @@ def main(argv):
       min_confidence=FLAGS.min_confidence,
       display_width=FLAGS.display_width,
       fps=FLAGS.fps,
+      keypoints_path=FLAGS.keypoints,
   )
   print(format_summary(summary))
 

@@ -180,3 +180,14 @@ def put_text(image: np.ndarray, text: str, scale: float | None = None):
     for dy in (-1, 0, 1):
       write(dx, dy, (0, 0, 0))
   write(0, 0, (255, 255, 255))
+
+
+ROI_COLOUR = (255, 210, 0)
+
+
+def draw_box(image: np.ndarray, box) -> np.ndarray:
+  """A copy of `image` with the ROI's rectangle (x0, y0, x1, y1) drawn."""
+  out = image.copy()
+  x0, y0, x1, y1 = (int(round(v * (1 << _SHIFT))) for v in box)
+  cv2.rectangle(out, (x0, y0), (x1, y1), ROI_COLOUR, 1, cv2.LINE_AA, _SHIFT)
+  return out

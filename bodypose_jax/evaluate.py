@@ -76,27 +76,15 @@ class JaxPredictor:
     def run(frames, first_roi, state, rois):
       outs = tracking.rollout(step, self._fmt, frames, first_roi, state,
                               self._input_hw, nearest, rois)
-      return (outs["keypoints"][:, 0], outs["next_roi"][-1, 0],
-              tuple(outs[k][-1] for k in names))
+      return (outs["keypoints"][:, 0], outs["lost"][:, 0],
+              outs["next_roi"][-1, 0], tuple(outs[k][-1] for k in names))
 
     self._run = jax.jit(run)
 
-  def _oracle_rois(self, video):
-    """[N, 3]: each frame's ROI bounds the previous frame's ground truth."""
-    cfg = self._config.input.crop
-    joints, state = video["joints"], video["tracking_state"]
-    valid = state > 0
-    previous = np.concatenate([joints[:1], joints[:-1]])
-    prev_valid = np.concatenate([valid[:1], valid[:-1]])
-    whole = roi.whole_frame(video["frames"].shape[1:3], self._input_hw)
-    fitted = roi.from_keypoints(previous, prev_valid, self._input_hw,
-                                cfg.margin, cfg.min_height_fraction * whole[2])
-    return np.where(prev_valid.any(-1)[:, None], fitted, whole).astype(
-        np.float32)
-
-  def __call__(self, video: dict) -> np.ndarray:
+  def __call__(self, video: dict) -> tuple[np.ndarray, np.ndarray]:
     """Keypoints [N, J, 2] in frame pixels for `video`'s frames [N, H, W, C]
-    (sensor units), from the zero state and a whole-frame start."""
+    (sensor units), from the zero state and a whole-frame start, and [N]
+    whether tracking was judged lost after each frame."""
     frames = video["frames"]
     n = len(frames)
     state = self._fmt.zeros()
@@ -104,8 +92,9 @@ class JaxPredictor:
         np.float32)
     oracle = None
     if self._rois == "oracle" and tracking.tracks(self._config):
-      oracle = self._oracle_rois(video)
-    keypoints = []
+      oracle = tracking.oracle_rois(video["joints"], video["tracking_state"],
+                                    frames.shape[1:3], self._config)
+    keypoints, lost = [], []
     for start in range(0, n, self._chunk):
       part = frames[start : start + self._chunk]
       pad = self._chunk - len(part)
@@ -120,64 +109,38 @@ class JaxPredictor:
         rois = np.concatenate(
             [rois, np.repeat(rois[-1:], self._chunk + 1 - len(rois), 0)]
         )
-      kp, last_roi, state = self._run(part, current, state, rois)
+      kp, lost_, last_roi, state = self._run(part, current, state, rois)
       keypoints.append(np.asarray(kp)[: self._chunk - pad])
+      lost.append(np.asarray(lost_)[: self._chunk - pad])
       current = np.asarray(last_roi)
-    return np.concatenate(keypoints)
+    return np.concatenate(keypoints), np.concatenate(lost)
 
 
 class TflitePredictor:
-  """An exported model, run frame by frame with its state carried.
-
-  The exported step takes the crop; the tracker's rule and the state warp
-  run here on the host, with the same functions as the JAX step (`roi`).
-  """
+  """An exported model, tracked frame by frame as an app runs it
+  (`tracking.HostTracker`)."""
 
   def __init__(self, path: str, config):
-    self._model = tflite_model.StreamingModel(path)
+    model = tflite_model.StreamingModel(path)
     modality, channels = input_pipeline.modality(config)
     expected = [1, *config.input.input_size, channels]
-    got = list(self._model.sidecar["input"]["shape"])
+    got = list(model.sidecar["input"]["shape"])
     if got != expected:
       raise ValueError(
           f"{path} takes frames of shape {got}, but the workdir's dataset "
           f"gives {expected} ({modality}); export the model from this "
           "workdir or evaluate it with the workdir it was trained in."
       )
-    self.step = self._model.sidecar.get("trained", {}).get("step")
-    self._config, self._nearest = config, modality == "depth"
-    self._input_hw = tuple(config.input.input_size)
+    self.step = model.sidecar.get("trained", {}).get("step")
+    self._tracker = tracking.HostTracker(model)
 
-  def _warp_state(self, roi_from, roi_to):
-    model, scales = self._model, self._model.sidecar["state_int8_scales"]
-    for i, (name, x) in enumerate(model.float_state().items()):
-      x = roi.warp_grid(x, roi_from[None], roi_to[None], self._input_hw,
-                        self._config.model.cell_stride)
-      if scales is not None:
-        x = np.clip(np.round(x / scales[i]), -127, 127).astype(np.int8)
-      model.state[name] = x.astype(model.state[name].dtype)
-
-  def __call__(self, video: dict) -> np.ndarray:
-    """Keypoints [N, J, 2] in frame pixels, tracked from a whole-frame start."""
-    self._model.reset()
-    frames = video["frames"]
-    frame_hw = frames.shape[1:3]
-    current = roi.whole_frame(frame_hw, self._input_hw)
-    keypoints = []
-    for frame in frames:
-      crop = roi.crop(frame, current, self._input_hw, self._nearest)
-      out = self._model(crop)
-      points = roi.to_frame(out["keypoints"], current, self._input_hw)
-      keypoints.append(points)
-      following = current
-      if tracking.tracks(self._config):
-        following, _ = roi.next_roi(
-            points, out["confidences"], current, frame_hw, self._input_hw,
-            self._config.tracking)
-      if self._config.model.warp_state and self._model.state_names:
-        self._warp_state(current, following)
-      current = following
-    return np.stack(keypoints)
+  def __call__(self, video: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints [N, J, 2] in frame pixels, from a whole-frame start, and
+    [N] whether tracking was judged lost after each frame."""
+    self._tracker.reset()
+    outs = [self._tracker(f) for f in video["frames"]]
+    return (np.stack([o["keypoints"] for o in outs]),
+            np.array([o["lost"] for o in outs]))
 
 
 # ------------------------------------------------------------------ plots --
@@ -319,12 +282,13 @@ def evaluate(
   )
   acc = video_metrics.VideoMetrics(thresholds=thresholds)
   t0 = time.perf_counter()
-  num_frames = 0
+  num_frames, lost_frames = 0, 0
   # Errors in original sensor pixels (1920x1080 colour, 512x424 depth).
   scale = input_pipeline.original_scale(builder)
   for i, video in enumerate(input_pipeline.as_numpy(ds)):
-    pred = predict(video)
+    pred, lost = predict(video)
     acc.add(pred * scale, video["joints"] * scale, video["tracking_state"])
+    lost_frames += int(lost.sum())
     num_frames += len(pred)
     if (i + 1) % _LOG_EVERY == 0:
       logging.info(
@@ -341,6 +305,8 @@ def evaluate(
       "split": split,
       "rois": rois if tracking.tracks(config) else "whole_frame",
       "pixels": "original sensor pixels",
+      # Frames after which the tracker went back to the whole frame.
+      "lost_fraction": round(lost_frames / max(num_frames, 1), 4),
       **acc.result(),
       "seconds": round(time.perf_counter() - t0, 1),
   }
@@ -375,7 +341,8 @@ def summary(result: dict) -> str:
       f"error {fmt(every['pixel_error'], '.2f')} px, "
       f"accel error {fmt(jit['accel_error_px'], '.2f')} px, "
       f"recovery median {fmt(rec['median_frames'], 'g')} frames "
-      f"({rec['events']} occlusions, {rec['never_recovered']} never)"
+      f"({rec['events']} occlusions, {rec['never_recovered']} never); "
+      f"lost after {100 * result.get('lost_fraction', 0):.1f}% of frames"
   )
 
 

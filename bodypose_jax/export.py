@@ -36,9 +36,11 @@ from tensorflow.lite.tools import flatbuffer_utils
 
 from bodypose_jax import input_pipeline
 from bodypose_jax import metrics
+from bodypose_jax import roi
 from bodypose_jax import skeleton
 from bodypose_jax import streaming
 from bodypose_jax import tflite_model
+from bodypose_jax import tracking
 from bodypose_jax import train
 from bodypose_jax import workdir as workdir_lib
 
@@ -142,18 +144,30 @@ def convert(step, frame_shape, fmt, variant, representative=None) -> bytes:
 
 # ------------------------------------------------------------------- data --
 def _streams(config, builder, split, num_frames, count):
-  """Eval-geometry videos of >= `num_frames` frames, samples back to back.
+  """Videos of >= `num_frames` crops, samples back to back.
 
+  Each frame is cropped to its oracle ROI (`tracking.oracle_rois`: around
+  the previous frame's ground truth; the whole frame for whole-frame
+  models), so the exported step sees what it sees in a tracked stream.
   Synthetic samples are short, so a stream chains whole samples without
   resetting the state, as a camera would see one performer after another.
 
   Yields:
-    dicts of frames [N, H, W, C] (sensor units), joints, tracking_state.
+    dicts of frames [N, h, w, C] (sensor units, input size), joints (input
+    pixels), tracking_state.
   """
+  input_hw = tuple(config.input.input_size)
+  nearest = input_pipeline.modality(config)[0] == "depth"
   parts, length = [], 0
   ds = input_pipeline.sequence_dataset(config, builder, split)
   for seq in input_pipeline.as_numpy(ds):
-    parts.append(seq)
+    rois = tracking.oracle_rois(seq["joints"], seq["tracking_state"],
+                                seq["frames"].shape[1:3], config)
+    parts.append({
+        "frames": tracking.crop_video(seq["frames"], rois, input_hw, nearest),
+        "joints": roi.to_input(seq["joints"], rois, input_hw),
+        "tracking_state": seq["tracking_state"],
+    })
     length += len(seq["frames"])
     if length >= num_frames:
       yield {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -261,6 +275,41 @@ def verify(path, reference, streams, thresholds) -> dict:
 
 
 # ---------------------------------------------------------------- sidecar --
+def _tracking_sidecar(trained) -> dict:
+  """What the app's tracked loop needs (tracking.HostTracker reads it)."""
+  config = trained.config
+  return {
+      "follows_person": tracking.tracks(config),
+      "rule": {k: config.tracking[k] for k in (
+          "margin", "min_height_fraction", "lost_threshold",
+          "min_joint_confidence", "smoothing")},
+      "warp_state": bool(config.model.warp_state),
+      "cell_stride": trained.model.cell_stride,
+  }
+
+
+def _crop_text(config, h, w) -> str:
+  """How an app makes the step's input from a camera frame."""
+  text = (
+      f"the ROI (cx, cy, height) of the frame, width = height * {w}/{h}, "
+      f"resampled to {h}x{w}: input pixel (u, v) reads frame pixel "
+      f"(cx + (u - {(w - 1) / 2:g}) * height / {h}, "
+      f"cy + (v - {(h - 1) / 2:g}) * height / {h}), bilinear (colour) or "
+      "nearest (depth), 0 outside the frame. The first frame's ROI is the "
+      "whole frame: centred, height = max(frame height, frame width * "
+      f"{h}/{w})"
+  )
+  if tracking.tracks(config):
+    text += (
+        "; every next ROI comes from this frame's keypoints and the state "
+        "is resampled onto it, by bodypose_jax.roi.next_roi and "
+        "roi.warp_grid (run by the app for now: not inside this step)"
+    )
+  else:
+    text += ", on every frame (this model sees the whole frame)"
+  return text
+
+
 def sidecar(trained, variant, frame_shape, fmt, modality) -> dict:
   """What an app needs to run the model, as JSON-ready data."""
   cfg = trained.config.input
@@ -292,15 +341,13 @@ def sidecar(trained, variant, frame_shape, fmt, modality) -> dict:
           "modality": modality,
           "units": units,
           "normalisation": norm,
-          "letterbox": (
-              f"scale the camera frame to fit inside {h}x{w} keeping its "
-              "aspect ratio, centre it, fill the rest with 0"
-          ),
+          "crop": _crop_text(trained.config, h, w),
       },
       "state": [
           {"name": f"state_{n}", "shape": list(s), "dtype": fmt.dtype.__name__}
           for n, s in zip(fmt.names, fmt.shapes)
       ],
+      "tracking": _tracking_sidecar(trained),
       "state_int8_scales": (
           None if fmt.int8_scales is None else list(fmt.int8_scales)
       ),

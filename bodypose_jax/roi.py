@@ -112,6 +112,15 @@ def next_roi(points, confidences, roi, frame_hw, input_hw, cfg, xp=np):
   return xp.where(lost[..., None], whole + 0 * roi, fitted), lost
 
 
+def affine(roi, input_hw) -> np.ndarray:
+  """[2, 3] float64 taking frame pixels to the ROI's input pixels (for
+  OpenCV's warpAffine): u = s x + tx, v = s y + ty."""
+  roi = np.asarray(roi, np.float64)
+  s = input_hw[0] / roi[2]
+  return np.array([[s, 0.0, (input_hw[1] - 1) / 2 - s * roi[0]],
+                   [0.0, s, (input_hw[0] - 1) / 2 - s * roi[1]]])
+
+
 def to_input(points, roi, input_hw):
   """Frame pixels -> input pixels of the ROI's crop: [..., J, 2]."""
   s = scale(roi, input_hw)[..., None, None]

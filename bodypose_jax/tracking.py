@@ -12,10 +12,13 @@ with `roi.crop` (the training pipeline crops with TensorFlow's projective
 transform; a test holds the two equal).
 """
 
+import time
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import ml_collections
+import numpy as np
 
 from bodypose_jax import models
 from bodypose_jax import roi
@@ -26,6 +29,40 @@ def tracks(config) -> bool:
   """Whether `config`'s model follows the person (its crops come from ROIs)
   or looks at the whole frame every frame."""
   return config.input.crop.mode == "roi"
+
+
+def oracle_rois(joints, tracking_state, frame_hw, config):
+  """[N, 3] ROIs of a perfect tracker: each frame's bounds the previous
+  frame's ground truth (frame 0: its own), by the training pipeline's rule;
+  frames with no reference joint, and models that see the whole frame, get
+  the whole frame.
+
+  Args:
+    joints: [N, J, 2] ground truth in frame pixels.
+    tracking_state: [N, J].
+    frame_hw: (H, W) of the frames.
+    config: the run's config.
+  """
+  input_hw = tuple(config.input.input_size)
+  whole = roi.whole_frame(frame_hw, input_hw)
+  n = len(joints)
+  if not tracks(config):
+    return np.tile(whole, (n, 1)).astype(np.float32)
+  cfg = config.input.crop
+  valid = tracking_state > 0
+  previous = np.concatenate([joints[:1], joints[:-1]])
+  prev_valid = np.concatenate([valid[:1], valid[:-1]])
+  fitted = roi.from_keypoints(previous, prev_valid, input_hw, cfg.margin,
+                              cfg.min_height_fraction * whole[2])
+  return np.where(prev_valid.any(-1)[:, None], fitted, whole).astype(
+      np.float32)
+
+
+def crop_video(frames, rois, input_hw, nearest: bool):
+  """Each frame [N, H, W, C] cropped to its ROI [N, 3]: [N, h, w, C]."""
+  crop = jax.jit(jax.vmap(
+      lambda f, r: roi.crop(f, r, input_hw, nearest, jnp)))
+  return np.asarray(crop(frames, rois))
 
 
 def make_tracked_step(
@@ -116,3 +153,81 @@ def rollout(step: Callable, fmt, frames, first_roi, state, input_hw,
   first = first_roi[None] if rois is None else rois[:1]
   _, outs = jax.lax.scan(body, (first, tuple(state)), (frames, following))
   return outs
+
+
+class HostTracker:
+  """The tracked loop around an exported step, run on the host (NumPy).
+
+  The exported step takes a crop; the tracker's rule and the state warp
+  run here with the `roi` functions the JAX step uses, configured by the
+  model's sidecar (`tracking`). A sidecar without it is a whole-frame model.
+
+  Attributes:
+    roi: the ROI the next frame is cropped with (None before the first).
+    model_seconds: how long the last frame's model call took.
+  """
+
+  def __init__(self, model):
+    """model: a `tflite_model.StreamingModel`."""
+    self._model = model
+    side = model.sidecar
+    tracking = side.get("tracking", {})
+    self._follows = tracking.get("follows_person", False)
+    self._warp = tracking.get("warp_state", False) and model.state_names
+    self._cell_stride = tracking.get("cell_stride")
+    self._rule = ml_collections.ConfigDict(tracking.get("rule", {}))
+    self._scales = side["state_int8_scales"]
+    self.nearest = side["input"]["modality"] == "depth"
+    self.roi = None
+    self.model_seconds = 0.0
+
+  @property
+  def input_hw(self):
+    return self._model.input_hw
+
+  def reset(self):
+    """A new video: the zero state, and the whole frame first."""
+    self._model.reset()
+    self.roi = None
+
+  def _warp_state(self, roi_from, roi_to):
+    for i, (name, x) in enumerate(self._model.float_state().items()):
+      x = roi.warp_grid(x, roi_from[None], roi_to[None], self.input_hw,
+                        self._cell_stride)
+      if self._scales is not None:
+        x = np.clip(np.round(x / self._scales[i]), -127, 127)
+      self._model.state[name] = x.astype(self._model.state[name].dtype)
+
+  def __call__(self, frame, crop_fn: Callable | None = None) -> dict:
+    """Runs one frame [H, W, C] (sensor units).
+
+    Args:
+      frame: the whole camera frame.
+      crop_fn: fn(frame, roi) -> [h, w, C] float32 crop; default `roi.crop`.
+
+    Returns:
+      keypoints [J, 2] and confidences [J] in frame pixels, the frame's roi
+      [3], lost (whether the next frame starts from the whole frame again)
+      and the model's heatmaps [gh, gw, J] on the crop.
+    """
+    frame_hw = frame.shape[:2]
+    if self.roi is None:
+      self.roi = roi.whole_frame(frame_hw, self.input_hw).astype(np.float32)
+    current = self.roi
+    if crop_fn is None:
+      crop = roi.crop(frame, current, self.input_hw, self.nearest)
+    else:
+      crop = crop_fn(frame, current)
+    tick = time.perf_counter()
+    out = self._model(crop)
+    self.model_seconds = time.perf_counter() - tick
+    points = roi.to_frame(out["keypoints"], current, self.input_hw)
+    following, lost = current, False
+    if self._follows:
+      following, lost = roi.next_roi(points, out["confidences"], current,
+                                     frame_hw, self.input_hw, self._rule)
+    if self._warp:
+      self._warp_state(current, following)
+    self.roi = np.asarray(following, np.float32)
+    return {"keypoints": points, "confidences": out["confidences"],
+            "roi": current, "lost": bool(lost), "heatmaps": out["heatmaps"]}

@@ -2,7 +2,8 @@ r"""Masked-depth frames, ConvLSTM at stride 16.
 
 Real NTU RGB+D (build it first, see README):
   python -m bodypose_jax.main --config=configs/depth_lstm.py --workdir=workdirs/depth_lstm
-The embedded synthetic set (~8 min on 2 CPU cores, first use included):
+The embedded synthetic set (~12 min on 2 CPU cores, plus building the set on
+first use):
   python -m bodypose_jax.main --config=configs/depth_lstm.py:synthetic --workdir=workdirs/depth_lstm_syn
 A tiny smoke run (< 2 min):
   python -m bodypose_jax.main --config=configs/depth_lstm.py:smoke --workdir=/tmp/smoke

@@ -2,7 +2,8 @@ r"""RGB frames, ConvGRU at stride 16.
 
 Real NTU RGB+D (build it first, see README):
   python -m bodypose_jax.main --config=configs/rgb_gru.py --workdir=workdirs/rgb_gru
-The embedded synthetic set (~8 min on 2 CPU cores, first use included):
+The embedded synthetic set (~12 min on 2 CPU cores, plus building the set on
+first use):
   python -m bodypose_jax.main --config=configs/rgb_gru.py:synthetic --workdir=workdirs/rgb_gru_syn
 A tiny smoke run (< 2 min):
   python -m bodypose_jax.main --config=configs/rgb_gru.py:smoke --workdir=/tmp/smoke

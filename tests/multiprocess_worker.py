@@ -57,6 +57,11 @@ def main(argv):
           "frames": rng.normal(size=(b, t, h, w, 3)).astype(np.float32),
           "joints": rng.uniform(0, min(h, w), (b, t, 25, 2)).astype(np.float32),
           "tracking_state": rng.integers(0, 3, (b, t, 25)).astype(np.int32),
+          # A drifting ROI, so the state warp runs in the sharded step too.
+          "rois": (
+              np.array([100.0, 60.0, 80.0])
+              + np.cumsum(rng.normal(0, 3, (b, t, 3)), axis=1)
+          ).astype(np.float32),
       }
       for _ in range(FLAGS.steps)
   ]

@@ -1,5 +1,6 @@
 """The demo: letterbox geometry, drawing, runs on real and synthetic input."""
 
+import json
 import os
 import re
 
@@ -12,6 +13,7 @@ import pytest
 import commands
 from bodypose_jax import demo
 from bodypose_jax import drawing
+from bodypose_jax import roi
 from bodypose_jax import skeleton
 
 import real_samples
@@ -194,3 +196,41 @@ def test_cli(tiny_export, tmp_path):
   assert "3 frames" in result.stdout
   with Image.open(gif) as image:
     assert image.n_frames == 3
+
+
+@pytest.mark.parametrize("ext", [".json", ".npz"])
+def test_run_writes_keypoints_in_frame_pixels(tiny_export, tmp_path, ext):
+  avi = _real_avi()
+  model, trained = tiny_export("rgb", "gru")
+  path = str(tmp_path / f"pose{ext}")
+  summary = demo.run(
+      model, avi, str(tmp_path / "demo.gif"), max_frames=4,
+      display_width=96, keypoints_path=path,
+  )
+  assert summary["keypoints"] == path
+  if ext == ".npz":
+    data = dict(np.load(path))
+  else:
+    with open(path) as f:
+      data = {k: np.asarray(v) for k, v in json.load(f).items()}
+  j = skeleton.NUM_JOINTS
+  assert data["keypoints"].shape == (4, j, 2)
+  assert data["confidences"].shape == (4, j)
+  assert data["rois"].shape == (4, 3) and data["lost"].shape == (4,)
+  assert list(data["joint_names"]) == list(skeleton.JOINT_NAMES)
+  # The stream starts from the whole 1920x1080 frame, letterboxed.
+  input_hw = trained.config.input.input_size
+  np.testing.assert_allclose(
+      data["rois"][0], roi.whole_frame((1080, 1920), input_hw), rtol=1e-5
+  )
+  # Keypoints come back in the frame's pixels, not the crop's.
+  first = roi.to_input(data["keypoints"][0], data["rois"][0], input_hw)
+  assert np.all((first > -1) & (first < [input_hw[1], input_hw[0]]))
+  assert data["keypoints"][0][:, 0].max() > input_hw[1]
+
+
+def test_bad_keypoints_path(tiny_export, tmp_path):
+  model, _ = tiny_export("rgb", "gru")
+  with pytest.raises(app.UsageError, match=r"\.json or \.npz"):
+    demo.run(model, "x.avi", str(tmp_path / "d.gif"),
+             keypoints_path=str(tmp_path / "k.csv"))

@@ -68,7 +68,7 @@ def test_signatures_and_sidecar(tiny_export):
     meta = json.load(f)
   assert meta["input"]["shape"] == [1, *trained.config.input.input_size, 3]
   assert len(meta["joints"]) == 25 and meta["bones"][0] == [0, 1]
-  assert "mirror" in meta and "letterbox" in meta["input"]
+  assert "mirror" in meta and "crop" in meta["input"]
   # The heatmap grid is the model's own: its stride, and the shape it gives.
   stride = trained.model.head_stride
   assert stride == trained.config.model.head_stride

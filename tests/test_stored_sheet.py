@@ -203,7 +203,7 @@ def test_rgbd_panels_blend_colour_and_depth():
 def test_sheet_shape_and_seed(smoke_builder):
   builder = smoke_builder("rgb")
   sheet = stored_sheet.stored_sheet(builder, SPLIT, 3, seed=1, panel_width=256)
-  # Three rows, each a 22-pixel label over a 144-pixel panel (72x128 stored).
+  # Three rows, each a 22-pixel label over a 144-pixel panel (108x192 stored).
   assert sheet.shape == (3 * (22 + 144), 256, 3) and sheet.dtype == np.uint8
   again = stored_sheet.stored_sheet(builder, SPLIT, 3, seed=1, panel_width=256)
   np.testing.assert_array_equal(sheet, again)

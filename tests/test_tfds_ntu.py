@@ -282,9 +282,9 @@ def test_depth_folders_with_gaps_keep_their_frames(tmp_path, caplog):
   assert len(gap['frames']) == 3
   actor = skeleton_file.main_actor(
       skeleton_file.read_skeleton(layout.skeleton_path(manual, names[0])))
-  scale = np.array([256 / 512, 212 / 424], np.float32)
-  np.testing.assert_allclose(gap['joints_2d'],
-                             actor.depth_xy[[0, 2, 3]] * scale, atol=1e-4)
+  # depth_full is stored at the sensor's own 512x424.
+  np.testing.assert_allclose(gap['joints_2d'], actor.depth_xy[[0, 2, 3]],
+                             atol=1e-4)
   messages = ' '.join(r.getMessage() for r in caplog.records)
   assert f'{names[1]}/Depth-00000003.png: not a readable PNG' in messages
   summary = builder.info.metadata['build_summary']
@@ -359,17 +359,17 @@ def test_ir_video_is_stored_with_depth_camera_joints(tmp_path):
     writer.release()
   builder = _build(tmp_path, 'ir', manual)
   ex = next(iter(tfds.as_numpy(builder.as_dataset(split='xsub_test'))))
-  assert ex['frames'].shape == (4, 212, 256, 1)
+  assert ex['frames'].shape == (4, 424, 512, 1)
   assert ex['frames'].dtype == np.uint8
   depth, _ = video_io.read_depth_frames(
-      layout.depth_dir(manual, ex['name'].decode()), 212, 256)
+      layout.depth_dir(manual, ex['name'].decode()), 424, 512)
   # Stored IR is area-averaged, depth nearest-sampled: they differ at
   # edges and sensor holes only.
   diff = np.abs(ex['frames'][..., 0] - np.clip(depth[..., 0] / 32, 0, 255))
   assert np.median(diff) < 4 and np.mean(diff > 40) < 0.02
   actor = skeleton_file.main_actor(skeleton_file.read_skeleton(
       layout.skeleton_path(manual, ex['name'].decode())))
-  np.testing.assert_allclose(ex['joints_2d'], actor.depth_xy[:4] * 0.5,
+  np.testing.assert_allclose(ex['joints_2d'], actor.depth_xy[:4],
                              atol=1e-3)
 
 
