@@ -274,7 +274,9 @@ def heatmap_panel(
       grid_to_display,
       (display_hw[1], display_hw[0]),
       flags=cv2.INTER_LINEAR,
-      borderMode=cv2.BORDER_REPLICATE,
+      # Outside the crop the model saw nothing: dark, not smeared edges.
+      borderMode=cv2.BORDER_CONSTANT,
+      borderValue=0,
   )
   level = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
   return cv2.cvtColor(
@@ -475,7 +477,7 @@ def run(
 
   Returns:
     frames, model_ms_mean, model_ms_p90, model_fps (model time only),
-    end_to_end_fps (decode, letterbox, model and drawing; not the encoding
+    end_to_end_fps (decode, crop, model and drawing; not the encoding
     of the output) and output.
 
   Raises:
@@ -566,7 +568,7 @@ def summarise(model_s: Sequence[float], pipeline_s: float) -> dict:
 
   Args:
     model_s: [T] seconds of each model call.
-    pipeline_s: total seconds of decoding, letterbox, model and drawing.
+    pipeline_s: total seconds of decoding, cropping, model and drawing.
 
   Returns:
     frames, model_ms_mean, model_ms_p90, model_fps, end_to_end_fps.
@@ -586,7 +588,7 @@ def format_summary(summary: dict) -> str:
       f"{summary['frames']} frames: model {summary['model_ms_mean']:.1f} ms "
       f"mean, {summary['model_ms_p90']:.1f} ms p90, "
       f"{summary['model_fps']:.1f} fps; end to end "
-      f"{summary['end_to_end_fps']:.1f} fps (decode, letterbox, model, draw)."
+      f"{summary['end_to_end_fps']:.1f} fps (decode, crop, model, draw)."
       + (f" Wrote {summary['output']}." if "output" in summary else "")
   )
 

@@ -80,7 +80,15 @@ def main(argv):
       jax.local_devices(),
   )
   train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-  if FLAGS.config.stream_eval and jax.process_index() == 0:
+  if FLAGS.config.stream_eval and jax.process_count() > 1:
+    # Restoring the checkpoint is a collective in a multi-process run, and
+    # streaming is one process's work: evaluate from the workdir afterwards.
+    logging.info(
+        "Multi-process run: stream the eval split afterwards with "
+        "python -m bodypose_jax.evaluate --workdir=%s",
+        FLAGS.workdir,
+    )
+  elif FLAGS.config.stream_eval:
     # The figure that counts: whole videos streamed as an app runs them.
     for rois in ("tracked", "oracle") if tracking.tracks(FLAGS.config) else (
         "tracked",):

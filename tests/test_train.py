@@ -106,9 +106,14 @@ def test_main_command_line(smoke_builder, smoke_data_dir, tmp_path):
       "--config.eval_every_steps=4",
       "--config.checkpoint_every_steps=4",
       f"--config.compilation_cache_dir={tmp_path / 'xla'}",
+      "--config.stream_eval=True",
   )
   assert "PoseNet (cell=none)" in result.stderr
   assert "eval at step 4" in result.stderr
+  # Then every held-out video streamed, tracked and with oracle ROIs.
+  assert "Streamed: jax step 4 on xsub_test (tracked ROIs)" in result.stderr
+  assert "Streamed: jax step 4 on xsub_test (oracle ROIs)" in result.stderr
+  assert (workdir / "eval_xsub_test_oracle" / "metrics.json").exists()
   with open(workdir / "config.json") as f:
     assert json.load(f)["model"]["cell"] == "none"
   assert list((tmp_path / "xla").iterdir()), "no compiled program was cached"
