@@ -500,12 +500,9 @@ def run(
   frames = read_frames(input_path, modality)
   out_fps = fps or source_fps(input_path, modality)
   model_s, pipeline_s, track = [], 0.0, []
-  matrices = {}
 
   def crop_fn(frame, roi_):
-    image, matrices["frame_to_input"] = crop_image(
-        frame, roi_, model.input_hw, tracker.nearest)
-    return image
+    return crop_image(frame, roi_, model.input_hw, tracker.nearest)[0]
 
   with contextlib.closing(frames), _writer(output_path, out_fps) as write:
     limited = itertools.islice(frames, max_frames)
@@ -535,7 +532,7 @@ def run(
       if heatmaps:
         panel = heatmap_panel(
             out["heatmaps"],
-            matrices["frame_to_input"],
+            roi.affine(out["roi"], model.input_hw),
             frame.shape[:2],
             display_hw,
             model.heatmap_stride,
