@@ -262,6 +262,138 @@ def test_every_embedded_sample_keeps_everyone_in_both_images():
             ..., 1].max() < h, sample.name
 
 
+def test_large_spec_keeps_its_tallest_performers_in_both_images():
+  # The tallest performers are the ones whose raised hands and jumps leave
+  # the images first; every sample of both specs was checked once (perform
+  # + _check_in_view), this keeps the riskiest third of the large set.
+  spec = tfds_ntu_dataset_builder.SYNTHETIC_LARGE_SPEC
+  tall = sorted(spec.performers, key=lambda p: body_model.make_performer(
+      spec.seed, p).stature)[-12:]
+  for sample in spec.sample_ids():
+    if sample.performer in tall:
+      synthetic._check_in_view(sample, synthetic.perform(spec, sample))  # pylint: disable=protected-access
+
+
+def _performers(seed, numbers=range(1, 41)):
+  return [body_model.make_performer(seed, p) for p in numbers]
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+def test_performers_span_children_to_tall_adults(seed):
+  people = _performers(seed)
+  stature = np.array([p.stature for p in people])
+  assert np.all((1.1 <= stature) & (stature <= 2.0))
+  # Stratified: every block of 40 numbers reaches both ends.
+  assert stature.min() < 1.2 and stature.max() > 1.9
+  assert np.sum(stature < 1.4) >= 3  # Children.
+  assert len({round(s, 4) for s in stature}) == len(people)
+  for p in people:
+    # The scale is set so that the body stands at its stature.
+    assert abs(body_model.standing_stature(p) - p.stature) < 1e-6
+    assert 0.8 <= p.girth <= 1.45 and 0.85 <= p.speed <= 1.15
+    assert -3.0 <= p.slouch <= 12.0 and 0.0 <= p.head_forward <= 18.0
+    assert abs(p.shoulder_drop) <= 0.015
+    assert np.all((0.95 <= p.fit) & (p.fit <= 1.35))
+  # Children have bigger heads and shorter legs for their stature.
+  child = [p for p in people if p.stature < 1.4]
+  adult = [p for p in people if p.stature > 1.65]
+  assert min(p.head for p in child) > max(p.head for p in adult)
+  assert np.mean([p.legs for p in child]) < np.mean([p.legs for p in adult])
+  girth = [p.girth for p in people]
+  assert min(girth) < 0.9 and max(girth) > 1.25
+  assert max(p.fit.max() for p in people) > 1.25  # Loose clothes.
+  assert {p.hair for p in people} == {body_model.NO_HAIR,
+                                      body_model.SHORT_HAIR,
+                                      body_model.LONG_HAIR}
+
+
+def test_performers_are_deterministic():
+  first, again = _performers(0, (7, 41)), _performers(0, (7, 41))
+  for a, b in zip(first, again):
+    for field in dataclasses.fields(body_model.Performer):
+      np.testing.assert_array_equal(getattr(a, field.name),
+                                    getattr(b, field.name))
+  assert _performers(1, (7,))[0].stature != first[0].stature
+
+
+def test_capsules_follow_hair_fit_and_head():
+  people = _performers(0)
+  by_hair = {p.hair: p for p in people}
+  joints = body_model.pose_joints(people[0], {
+      k: np.full(1, v) for k, v in body_model.POSE_DEFAULTS.items()})
+  counts = {h: len(body_model.body_capsules(joints, p).radii)
+            for h, p in by_hair.items()}
+  assert counts[body_model.NO_HAIR] + 1 == counts[body_model.SHORT_HAIR]
+  assert counts[body_model.SHORT_HAIR] + 1 == counts[body_model.LONG_HAIR]
+  p = by_hair[body_model.LONG_HAIR]
+  tight = dataclasses.replace(p, fit=np.ones(len(body_model.MATERIALS)))
+  loose = dataclasses.replace(p, fit=np.full(len(body_model.MATERIALS), 1.3))
+  ratio = (body_model.body_capsules(joints, loose).radii /
+           body_model.body_capsules(joints, tight).radii)
+  np.testing.assert_allclose(ratio, 1.3)
+  # A joint's slack is the largest radius of its capsules: the head's is
+  # its sphere, which grows with the head.
+  slack = body_model.joint_slack(p)
+  assert slack[body_model.HEAD] == pytest.approx(0.062 * p.height * p.head)
+  assert np.all(body_model.joint_slack(loose) >= slack)
+
+
+def test_left_handed_performers_wave_with_the_left_hand():
+  spec = dataclasses.replace(_SPEC, performers=tuple(range(1, 41)),
+                             actions=(23,), num_frames=12)
+  people = dict(zip(range(1, 41), _performers(spec.seed)))
+  left = next(n for n, p in people.items() if p.left_handed)
+  right = next(n for n, p in people.items() if not p.left_handed)
+  for number, hand, other in ((left, body_model.WRIST_L, body_model.WRIST_R),
+                              (right, body_model.WRIST_R, body_model.WRIST_L)):
+    joints = synthetic.perform(
+        spec, layout.SampleId(1, 1, number, 1, 23)).actors[0].joints
+    head = joints[:, body_model.HEAD, 1]
+    assert np.any(joints[:, hand, 1] > head), number
+    assert np.all(joints[:, other, 1] < head), number
+
+
+def test_performers_keep_their_way_of_doing_an_action():
+  # Same performer and action in two setups: the sample's draws differ, the
+  # performer's posture does not.
+  spec = dataclasses.replace(_SPEC, setups=(1, 2), actions=(10,))
+  lean = [synthetic.perform(spec, layout.SampleId(s, 1, 1, 1, 10)).actors[0]
+          .lean_y for s in (1, 2)]
+  slouch = np.sin(np.radians(_performers(spec.seed, (1,))[0].slouch))
+  np.testing.assert_allclose(lean, slouch)
+
+
+def test_actions_per_performer_covers_every_action_on_both_sides():
+  spec = tfds_ntu_dataset_builder.SYNTHETIC_SPEC
+  samples = spec.sample_ids()
+  assert 336 <= len(samples) <= 400 and spec.num_frames == 24
+  performances = {}
+  for s in samples:
+    performances.setdefault((s.setup, s.performer, s.replication, s.action),
+                            set()).add(s.camera)
+  # Every performance is filmed by every camera.
+  assert all(c == set(spec.cameras) for c in performances.values())
+  for setup in spec.setups:
+    for trains in (True, False):
+      side = {(p, a) for (st, p, _, a) in performances
+              if st == setup and (p in layout.XSUB_TRAIN_PERFORMERS_120)
+              == trains}
+      assert {a for _, a in side} == set(spec.actions), (setup, trains)
+      assert len({p for p, _ in side}) >= 10
+  for s, p, r, _ in performances:
+    assert len(spec.performed_actions(s, p, r)) == spec.actions_per_performer
+  assert len({s.performer for s in samples}) >= 20
+  # Deterministic from the seed; another seed picks other actions.
+  assert spec.sample_ids() == samples
+  assert dataclasses.replace(spec, seed=1).sample_ids() != samples
+
+
+def test_actions_per_performer_out_of_range_is_named():
+  spec = dataclasses.replace(_SPEC, actions_per_performer=3)
+  with pytest.raises(ValueError, match='actions_per_performer=3'):
+    spec.validate()
+
+
 def test_depth_sensor_faults():
   rng = np.random.default_rng(0)
   depth = np.full((424, 512), 4.0)

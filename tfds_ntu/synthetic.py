@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import shutil
 import time
+from typing import Optional
 
 from absl import app
 from absl import flags
@@ -49,14 +50,15 @@ _BODY_ID_BASE = 72057594037927936
 COMPLETION_MARKER = 'RENDERED'
 # Part of the completion marker: bump it whenever the renderer's output
 # changes, so that files rendered by older code are rendered again.
-RENDERER_VERSION = 2
+RENDERER_VERSION = 3
 STATS_FILE = 'synthetic_stats.json'
 
 
 @dataclasses.dataclass(frozen=True)
 class SyntheticSpec:
-  """What to render; one sample per (setup, camera, performer, replication,
-  action).
+  """What to render: one sample per (setup, camera, performer, replication,
+  action), or a subset of the actions per performance (see
+  `actions_per_performer`).
 
   Attributes:
     seed: all randomness derives from it (same seed -> identical files).
@@ -68,6 +70,11 @@ class SyntheticSpec:
       Two-person actions take their partner from the same list.
     replications: replication numbers, keys of REPLICATION_YAW_DEG.
     actions: action numbers, keys of `motions.MOTIONS`.
+    actions_per_performer: None: every performer performs every action in
+      every (setup, replication). Else each performs this many of them per
+      (setup, replication), picked by `performed_actions`, filmed by every
+      camera, as NTU films each performance with its three cameras; a way
+      to have many performers in few samples.
     num_frames: frames per sample.
     modalities: which files to write besides the skeleton (MODALITIES).
     rgb_render_scale: colour frames are rendered at this fraction of
@@ -82,6 +89,7 @@ class SyntheticSpec:
   performers: tuple[int, ...] = (1, 3)
   replications: tuple[int, ...] = (1,)
   actions: tuple[int, ...] = (23, 24)
+  actions_per_performer: Optional[int] = None
   num_frames: int = 12
   modalities: tuple[str, ...] = MODALITIES
   rgb_render_scale: float = 0.25
@@ -93,8 +101,31 @@ class SyntheticSpec:
     """All samples, sorted by name."""
     return sorted(
         layout.SampleId(s, c, p, r, a) for s in self.setups
-        for c in self.cameras for p in self.performers
-        for r in self.replications for a in self.actions)
+        for p in self.performers for r in self.replications
+        for a in self.performed_actions(s, p, r) for c in self.cameras)
+
+  def performed_actions(self, setup, performer, replication):
+    """The actions `performer` performs in (setup, replication), sorted.
+
+    With `actions_per_performer` k, the performers of each cross-subject
+    side (in the order of `performers`) take consecutive runs of k from a
+    cycle through the actions, shuffled by (seed, setup, replication,
+    side). A side with at least len(actions) / k performers thus performs
+    every action in every (setup, replication), each action about equally
+    often, and no performer repeats one.
+    """
+    if self.actions_per_performer is None:
+      return tuple(sorted(self.actions))
+    side = performer in layout.XSUB_TRAIN_PERFORMERS_120
+    mates = [p for p in self.performers
+             if (p in layout.XSUB_TRAIN_PERFORMERS_120) == side]
+    cycle = np.random.default_rng(
+        [self.seed, 10, setup, replication, side]).permutation(
+            sorted(self.actions))
+    first = mates.index(performer) * self.actions_per_performer
+    return tuple(sorted(
+        int(cycle[i % len(cycle)])
+        for i in range(first, first + self.actions_per_performer)))
 
   def validate(self):
     """Raises ValueError naming whatever the renderer does not know."""
@@ -108,6 +139,10 @@ class SyntheticSpec:
     if unknown:
       raise ValueError(f'the synthetic spec asks for what the renderer does '
                        f'not have: {unknown}')
+    k = self.actions_per_performer
+    if k is not None and not 1 <= k <= len(set(self.actions)):
+      raise ValueError(f'actions_per_performer={k} is not between 1 and the '
+                       f'{len(set(self.actions))} actions')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,42 +199,70 @@ def _partner(spec, sample):
   return int(pool[rng.integers(len(pool))])
 
 
+# Arm reach (scale x arm factor) of the bodies the two-person actions'
+# gaps were set for; a pair stands apart in proportion to its own reach.
+_REFERENCE_REACH = 1.7
+
+
 def perform(spec, sample):
   """Poses the people of `sample` in its setup's room, seen by its camera.
 
   Everything but the camera depends on (seed, setup, performer, replication,
   action) only, so a sample's three cameras film the same performance, as in
-  NTU.
+  NTU. How the action is done combines the sample's own draws (amplitude,
+  repetitions, pace, facing, place) with the performer's style: their speed,
+  amplitude, handedness and posture (`body_model.Performer`), and a way of
+  doing this action drawn once per (performer, action), the same in every
+  setup and replication. In a two-person action the performer leads: the
+  pair moves at their pace and amplitude.
   """
   motion = motions.MOTIONS[sample.action]
   setup = scene.make_setup(spec.seed, sample.setup)
+  lead = body_model.make_performer(spec.seed, sample.performer)
   rng = np.random.default_rng(
       [spec.seed, 2, sample.setup, sample.performer, sample.replication,
        sample.action])
-  amp = rng.uniform(0.8, 1.15)
-  cycles = rng.uniform(1.5, 3.5)
-  # Speed varies by playing a random window of the motion's phase.
+  habit = np.random.default_rng(
+      [spec.seed, 8, sample.performer, sample.action])
+  # Clipped to the range the motions were designed for: beyond it kicks and
+  # pointing arms swing past what a body does.
+  amp = np.clip(rng.uniform(0.8, 1.15) * lead.amplitude *
+                habit.uniform(0.9, 1.1), 0.7, 1.3)
+  pace = lead.speed * habit.uniform(0.93, 1.07)
+  cycles = rng.uniform(1.5, 3.5) * pace
+  # Speed varies by playing a window of the motion's phase: a quick
+  # performer gets through more of it (and may finish early and hold), a
+  # slow one less.
   start = rng.uniform(0.0, 0.1)
-  s = np.linspace(start, start + rng.uniform(0.85, 0.9), spec.num_frames)
+  s = np.linspace(start, start + rng.uniform(0.85, 0.9) * pace,
+                  spec.num_frames)
   yaw = REPLICATION_YAW_DEG[sample.replication] + rng.uniform(-8.0, 8.0)
   offset = np.array([rng.uniform(-0.15, 0.15), 0.0, rng.uniform(-0.15, 0.15)])
-  people = [(sample.performer, motion.performer, 0.0)]
+  people = [(lead, motion.performer, 0.0)]
+  gap = 0.0
   if motion.partner is not None:
     # Face to face across the gap: the performer on the pair's -X side.
-    people = [(sample.performer, motion.performer, -1.0),
-              (_partner(spec, sample), motion.partner, 1.0)]
+    partner = body_model.make_performer(spec.seed, _partner(spec, sample))
+    people = [(lead, motion.performer, -1.0),
+              (partner, motion.partner, 1.0)]
+    gap = motion.gap * np.mean([p.height * p.arms for p, _, _ in people]
+                               ) / _REFERENCE_REACH
   view = scene.camera_view(scene.CAMERA_AZIMUTH_DEG[sample.camera],
                            setup.camera_height, setup.camera_distance)
   actors, worlds = [], []
-  for i, (number, trajectory, side) in enumerate(people):
-    performer = body_model.make_performer(spec.seed, number)
+  for i, (performer, trajectory, side) in enumerate(people):
+    moves = trajectory(s, amp, cycles)
+    # Interactions keep their hands: a handshake is right-handed.
+    if performer.left_handed and motion.partner is None:
+      moves = body_model.mirror(moves)
+    pose = body_model.apply_posture(
+        performer, {**body_model.POSE_DEFAULTS, **moves})
     pose = {k: np.broadcast_to(np.asarray(v, np.float64), s.shape)
-            for k, v in {**body_model.POSE_DEFAULTS,
-                         **trajectory(s, amp, cycles)}.items()}
+            for k, v in pose.items()}
     body = body_model.pose_joints(performer, pose)
     if side:
       body = body @ body_model.rot_y(-90.0 * side).T + [
-          side * motion.gap / 2, 0.0, 0.0]
+          side * gap / 2, 0.0, 0.0]
     world = body @ body_model.rot_y(yaw).T + offset
     worlds.append(world)
     actors.append(Actor(
