@@ -13,6 +13,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 import tfds_ntu
+from tfds_ntu import build_summary
 from tfds_ntu import layout
 from tfds_ntu import skeleton_file
 from tfds_ntu import synthetic
@@ -173,6 +174,49 @@ def test_build_and_load_smoke(tmp_path, config, channels, dtype):
   assert counts == {'xsub_train': 6, 'xsub_test': 6, 'xview_train': 8,
                     'xview_test': 4}
   assert _check_split(data_dir, config, 'xview_test', channels, dtype) == 4
+  # The summary says who and what each split holds.
+  splits = builder.info.metadata['build_summary']['splits']
+  assert splits['xsub_train']['performers'] == [1]
+  assert splits['xsub_test']['performers'] == [3]
+  assert splits['xview_test']['performers'] == [1, 3]
+  assert splits['xview_test']['actions'] == [23, 58]
+  assert splits['xview_test']['frames'] == 4 * 12
+
+
+def test_synthetic_configs_are_sized_for_their_purpose():
+  def spec(name):
+    return tfds.builder(f'tfds_ntu/{name}').builder_config.synthetic
+
+  for name in ('synthetic_rgb', 'synthetic_depth', 'synthetic_depth_full',
+               'synthetic_rgbd', 'synthetic_large_rgb',
+               'synthetic_large_depth'):
+    samples = spec(name).sample_ids()
+    performers = {s.performer for s in samples}
+    train = {p for p in performers if p in layout.XSUB_TRAIN_PERFORMERS_60}
+    assert len(performers) >= 20 and min(len(train),
+                                         len(performers - train)) >= 10
+    assert {s.action for s in samples} == set(synthetic.ACTIONS), name
+    assert spec(name).num_frames == 24
+    if 'large' in name:
+      assert len(samples) >= 2000 and len(performers) == 40, name
+      assert {s.camera for s in samples} == {1, 2, 3}
+    else:
+      # About as quick to render as the 336 samples of 4 performers were.
+      assert 336 <= len(samples) <= 400, name
+  for name in ('synthetic_smoke_rgb', 'synthetic_smoke_depth'):
+    assert len(spec(name).sample_ids()) == 12
+    assert spec(name).num_frames == 12
+
+
+def test_build_summary_prints_performers_actions_and_frames_per_split():
+  summary = build_summary.new(5, {})
+  build_summary.add_split(summary, 'xsub_train', 3, {'video': 1}, frames=72,
+                          performers=[1, 2, 4, 2], actions=[23, 24, 23])
+  build_summary.add_empty_split(summary, 'xset_train')
+  text = build_summary.format_summary(summary)
+  assert ("xsub_train: 3 examples, 72 frames, 3 performers (1-2, 4), "
+          "2 actions (23-24), skipped {'video': 1}") in text
+  assert 'xset_train: empty' in text
 
 
 def _render_manual_dir(tmp_path, **spec_changes):
@@ -257,6 +301,13 @@ def test_manual_dir_skips_bad_samples_and_stores_a_summary(
       skipped[reason] = skipped.get(reason, 0) + n
   # Each decoding fault is met once per protocol.
   assert skipped == {'skeleton': 6, 'video': 3, 'no_body': 3}
+  # Who and what each split stores, under Beam (from its counters) too.
+  for split, trains in (('xsub_train', True), ('xsub_test', False)):
+    stored = [s for s in good if layout.is_xsub_train(s) == trains]
+    record = summary['splits'][split]
+    assert record['performers'] == sorted({s.performer for s in stored})
+    assert record['actions'] == sorted({s.action for s in stored})
+    assert record['frames'] == 4 * len(stored)
   # Beam decodes each sample once for all splits, the local path once per
   # protocol.
   assert summary['sample_reads'] == (1 if beam else 3) * summary[
@@ -415,7 +466,9 @@ def test_one_setup_builds_with_the_empty_splits_reported(
   summary = tfds.builder('tfds_ntu/rgb', data_dir=str(tmp_path / 'data')
                          ).info.metadata['build_summary']
   assert summary['empty_splits'] == ['xset_train']
-  assert summary['splits']['xset_train'] == {'examples': 0, 'skipped': {}}
+  assert summary['splits']['xset_train'] == {
+      'examples': 0, 'skipped': {}, 'frames': 0, 'performers': [],
+      'actions': []}
   assert summary['splits']['xset_test']['examples'] == len(good)
   assert summary['skipped_before_reading'] == {'listed_missing_skeleton': 1}
 

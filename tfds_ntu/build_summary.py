@@ -11,11 +11,16 @@ see what the build left out:
      'skipped_before_reading': {'listed_missing_skeleton': 302, ...},
      'empty_splits': [],
      'splits': {'xsub_train': {'examples': 40091,
-                               'skipped': {'skeleton': 2, ...}}, ...},
+                               'skipped': {'skeleton': 2, ...},
+                               'frames': 3951224,
+                               'performers': [1, 2, 4, ...],
+                               'actions': [1, 2, 3, ...]}, ...},
      'timing': {'generate_seconds': ..., 'samples_per_s_per_core': ...}}
 
-Reasons found while listing the files (`skipped_before_reading`) are counted
-once per sample; reasons found while decoding are counted per split, since a
+Each split records what it stores: its examples, their frames, and which
+performers and actions they show (so a cross-subject split shows how many
+people it trains or tests on). Reasons found while listing the files
+(`skipped_before_reading`) are counted once per sample; reasons found while decoding are counted per split, since a
 sample is read once for each protocol split it belongs to.
 
 A protocol split that no sample of the build belongs to (NTU ships per setup:
@@ -69,24 +74,31 @@ def new(samples_found, skipped_before_reading, render_seconds=0.0):
   }
 
 
-def add_split(summary, split, examples, skipped, reads=0):
+def add_split(summary, split, examples, skipped, reads=0, frames=0,
+              performers=(), actions=()):
   """Records one generated split: `examples` stored, {reason: count} skipped,
-  and `reads` samples decoded for it."""
+  `reads` samples decoded for it, and the stored examples' total `frames`,
+  `performers` and `actions` (numbers, 1-based; repeats are fine)."""
   summary['sample_reads'] += reads
   summary['splits'][split] = {
       'examples': int(examples),
       'skipped': {r: int(n) for r, n in sorted(skipped.items()) if n},
+      'frames': int(frames),
+      'performers': sorted({int(p) for p in performers}),
+      'actions': sorted({int(a) for a in actions}),
   }
 
 
 def add_empty_split(summary, split):
   """Records a split that no sample belongs to: 0 examples, not stored."""
   summary['empty_splits'].append(split)
-  summary['splits'][split] = {'examples': 0, 'skipped': {}}
+  add_split(summary, split, 0, {})
 
 
 def counter_name(split, reason):
-  """The Beam counter for `reason` in `split` (reason 'examples': stored)."""
+  """The Beam counter for `reason` in `split` (reason 'examples': stored;
+  'frames': their frames; 'performer_P' / 'action_A': examples of performer
+  P / action A)."""
   return f'{split}/{reason}'
 
 
@@ -99,8 +111,15 @@ def from_counters(summary, split_names, counters):
       continue
     skipped = {r: counters.get(counter_name(split, r), 0)
                for r in READ_REASONS}
+    seen = {'performer': [], 'action': []}
+    for name, value in counters.items():
+      prefix, _, rest = name.partition('/')
+      kind, _, number = rest.partition('_')
+      if prefix == split and kind in seen and value:
+        seen[kind].append(int(number))
     add_split(summary, split, counters.get(counter_name(split, 'examples'), 0),
-              skipped)
+              skipped, frames=counters.get(counter_name(split, 'frames'), 0),
+              performers=seen['performer'], actions=seen['action'])
 
 
 def add_timing(summary, generate_seconds, cores):
@@ -136,9 +155,24 @@ def format_summary(summary):
     if split in summary['empty_splits']:
       lines.append(f'{split}: empty, no sample belongs to it (not stored)')
       continue
-    lines.append(f'{split}: {counts["examples"]} examples, skipped '
-                 f'{counts["skipped"] or "none"}')
+    performers, actions = counts['performers'], counts['actions']
+    lines.append(
+        f'{split}: {counts["examples"]} examples, {counts["frames"]} frames, '
+        f'{len(performers)} performers ({_ranges(performers)}), '
+        f'{len(actions)} actions ({_ranges(actions)}), skipped '
+        f'{counts["skipped"] or "none"}')
   return '\n'.join(lines)
+
+
+def _ranges(numbers):
+  """[1, 2, 3, 5, 7, 8] -> '1-3, 5, 7-8'."""
+  runs = []
+  for n in numbers:
+    if runs and n == runs[-1][1] + 1:
+      runs[-1][1] = n
+    else:
+      runs.append([n, n])
+  return ', '.join(f'{a}-{b}' if b > a else f'{a}' for a, b in runs)
 
 
 def check_nonempty(summary, root):

@@ -360,14 +360,18 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   def _local_examples(self, read, samples, split, root):
     skipped = collections.Counter()
+    stored, frames = [], 0
     for sample, (example, reason) in zip(samples, _bounded_map(read, samples)):
       if example is None:
         skipped[reason] += 1
         continue
+      stored.append(sample)
+      frames += len(example['frames'])
       yield sample.name, example
-    build_summary.add_split(self._summary, split,
-                            len(samples) - sum(skipped.values()), skipped,
-                            reads=len(samples))
+    build_summary.add_split(
+        self._summary, split, len(stored), skipped, reads=len(samples),
+        frames=frames, performers=[s.performer for s in stored],
+        actions=[s.action for s in stored])
     logging.info('Split %s: %d examples, skipped %s.', split,
                  len(samples) - sum(skipped.values()), dict(skipped))
     build_summary.check_nonempty(self._summary, root)
@@ -405,9 +409,9 @@ def _in_split(sample, protocol, wanted):
   return layout.PROTOCOLS[protocol](sample) == wanted
 
 
-def _counter(name):
+def _counter(name, n=1):
   beam = tfds.core.lazy_imports.apache_beam
-  beam.metrics.Metrics.counter(_BEAM_NAMESPACE, name).inc()
+  beam.metrics.Metrics.counter(_BEAM_NAMESPACE, name).inc(n)
 
 
 def _beam_read(sample, read):
@@ -421,9 +425,14 @@ def _beam_select(decoded, protocol, wanted):
   sample, example, reason = decoded
   if not _in_split(sample, protocol, wanted):
     return
-  _counter(build_summary.counter_name(_split_name(protocol, wanted),
-                                      reason or 'examples'))
+  split = _split_name(protocol, wanted)
+  _counter(build_summary.counter_name(split, reason or 'examples'))
   if example is not None:
+    _counter(build_summary.counter_name(split, 'frames'),
+             len(example['frames']))
+    _counter(build_summary.counter_name(split,
+                                        f'performer_{sample.performer}'))
+    _counter(build_summary.counter_name(split, f'action_{sample.action}'))
     yield sample.name, example
 
 
