@@ -15,6 +15,7 @@ are rendered too (`sensor`): depth noise, holes and flying pixels; colour
 blur, noise and compression.
 
     python -m tfds_ntu.synthetic --root=DIR [--actions=1,8,58]
+        [--actions_per_performer=0]  # 0: each performer, every action
 """
 
 import dataclasses
@@ -579,12 +580,16 @@ def _define_flags():
   flags.DEFINE_string('root', None, 'Folder to write the NTU layout into.',
                       required=True)
   flags.DEFINE_integer('seed', 0, 'Same seed, byte-identical files.')
-  flags.DEFINE_list('setups', ['1', '2'], 'Setup numbers.')
+  flags.DEFINE_list('setups', ['1', '2', '3'], 'Setup numbers.')
   flags.DEFINE_list('cameras', ['1', '2', '3'], 'Camera numbers.')
-  flags.DEFINE_list('performers', ['1', '3', '4', '7'], 'Performer numbers.')
+  flags.DEFINE_list('performers', [str(p) for p in range(1, 41)],
+                    'Performer numbers.')
   flags.DEFINE_list('replications', ['1'], 'Replication numbers (1, 2).')
   flags.DEFINE_list('actions', [str(a) for a in sorted(ACTIONS)],
                     'Action numbers.')
+  flags.DEFINE_integer('actions_per_performer', 1,
+                       'Actions each performer performs per setup and '
+                       'replication; 0: every action.')
   flags.DEFINE_integer('num_frames', 24, 'Frames per sample.')
   flags.DEFINE_list('modalities', list(MODALITIES), 'Files to write.')
   flags.DEFINE_integer('num_workers', os.cpu_count() or 1,
@@ -599,7 +604,9 @@ def main(argv):
   spec = SyntheticSpec(
       seed=f.seed, setups=ints(f.setups), cameras=ints(f.cameras),
       performers=ints(f.performers), replications=ints(f.replications),
-      actions=ints(f.actions), num_frames=f.num_frames,
+      actions=ints(f.actions),
+      actions_per_performer=f.actions_per_performer or None,
+      num_frames=f.num_frames,
       modalities=tuple(f.modalities), num_workers=f.num_workers)
   render_dataset(f.root, spec)
 
