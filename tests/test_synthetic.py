@@ -269,9 +269,10 @@ def test_large_spec_keeps_its_tallest_performers_in_both_images():
   spec = tfds_ntu_dataset_builder.SYNTHETIC_LARGE_SPEC
   tall = sorted(spec.performers, key=lambda p: body_model.make_performer(
       spec.seed, p).stature)[-12:]
+  check = synthetic._check_in_view  # pylint: disable=protected-access
   for sample in spec.sample_ids():
     if sample.performer in tall:
-      synthetic._check_in_view(sample, synthetic.perform(spec, sample))  # pylint: disable=protected-access
+      check(sample, synthetic.perform(spec, sample))
 
 
 def _performers(seed, numbers=range(1, 41)):
@@ -353,7 +354,7 @@ def test_left_handed_performers_wave_with_the_left_hand():
     assert np.all(joints[:, other, 1] < head), number
 
 
-def test_performers_keep_their_way_of_doing_an_action():
+def test_a_performers_posture_is_theirs_in_every_setup():
   # Same performer and action in two setups: the sample's draws differ, the
   # performer's posture does not.
   spec = dataclasses.replace(_SPEC, setups=(1, 2), actions=(10,))

@@ -20,8 +20,9 @@ see what the build left out:
 Each split records what it stores: its examples, their frames, and which
 performers and actions they show (so a cross-subject split shows how many
 people it trains or tests on). Reasons found while listing the files
-(`skipped_before_reading`) are counted once per sample; reasons found while decoding are counted per split, since a
-sample is read once for each protocol split it belongs to.
+(`skipped_before_reading`) are counted once per sample; reasons found while
+decoding are counted per split, since a sample is read once for each
+protocol split it belongs to.
 
 A protocol split that no sample of the build belongs to (NTU ships per setup:
 a manual dir of odd setups only has no `xset_train`) is listed in

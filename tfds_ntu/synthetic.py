@@ -121,7 +121,7 @@ class SyntheticSpec:
     mates = [p for p in self.performers
              if (p in layout.XSUB_TRAIN_PERFORMERS_120) == side]
     cycle = np.random.default_rng(
-        [self.seed, 10, setup, replication, side]).permutation(
+        [self.seed, 10, setup, replication, int(side)]).permutation(
             sorted(self.actions))
     first = mates.index(performer) * self.actions_per_performer
     return tuple(sorted(
