@@ -16,15 +16,14 @@ import numpy as np
 
 @dataclasses.dataclass
 class Hits:
-  """What each pixel of an image (or window) sees.
+  """What each ray (pixel of an image or window) sees of some boxes.
 
   Attributes:
-    depth: [H, W] camera Z, metres; inf where nothing is hit.
-    index: [H, W] int32, which capsule or box; -1 where nothing is hit.
-    normal: [H, W, 3] unit surface normal (camera space for capsules, world
-      space for boxes), or None when not asked for.
-    texture: [H, W, 2] surface coordinates in metres (along and around a
-      capsule, or world X and Z on boxes), or None.
+    depth: [...] camera Z, metres; inf where nothing is hit.
+    index: [...] int32, which box; -1 where nothing is hit.
+    normal: [..., 3] unit surface normal, world space, or None when not
+      asked for.
+    texture: [..., 2] world X and Z of the hit, metres, or None.
   """
   depth: np.ndarray
   index: np.ndarray
@@ -56,7 +55,9 @@ class Fragments:
     radial_x, radial_y: [h, w] float32 image offset from the axis over the
       radius there (unit length on the outline, at most 1 where `inside`).
     bulge: [h, w] float32 the surface's facing, 1 on the axis, 0 on the
-      outline.
+      outline. The unit normal in camera space is (radial_x, -radial_y,
+      -bulge): image y points down, camera Y up, and the surface faces the
+      camera (-Z).
   """
   k: int
   rows: slice
@@ -68,12 +69,6 @@ class Fragments:
   radial_x: np.ndarray
   radial_y: np.ndarray
   bulge: np.ndarray
-
-  def normal(self):
-    """[h, w, 3] unit surface normal, camera space."""
-    # Image y points down, camera Y up; the surface faces the camera (-Z).
-    return np.stack(np.broadcast_arrays(self.radial_x, -self.radial_y,
-                                        -self.bulge), axis=-1)
 
   def texture(self, length, radius):
     """Metres along and around the capsule (`length`, `radius`): two
