@@ -3,9 +3,11 @@ people, occlusion and sensor faults."""
 
 import dataclasses
 import json
+import logging
 import os
 import pathlib
 
+import cv2
 import numpy as np
 import pytest
 
@@ -433,3 +435,98 @@ def test_setups_span_the_real_camera_placements():
     real_feet = joints[:, [body_model.FOOT_L, body_model.FOOT_R], 1].mean()
     assert min(distance) - 0.3 < real_distance < max(distance) + 0.3, path
     assert min(feet) - 0.1 < real_feet < max(feet) + 0.1, path
+
+
+def test_rgb_video_is_a_30fps_mjpg_avi(tmp_path):
+  _render(str(tmp_path))
+  capture = cv2.VideoCapture(layout.rgb_path(str(tmp_path), _SAMPLE.name))
+  fourcc = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, 'little')
+  assert fourcc == b'MJPG'
+  assert capture.get(cv2.CAP_PROP_FPS) == 30
+  assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == _SPEC.num_frames
+  assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH),
+          capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (1920, 1080)
+  capture.release()
+
+
+def test_joint_tracking_without_a_depth_image_matches_the_image():
+  sample = layout.SampleId(1, 1, 1, 1, 58)  # Two people and an object.
+  spec = dataclasses.replace(_SPEC, actions=(58,), occluder_prob=1.0,
+                             num_frames=12)
+  performance = synthetic.perform(spec, sample)
+  depth, _ = synthetic.render_depth(performance)
+  np.testing.assert_array_equal(
+      synthetic.tracking_states(performance),
+      synthetic.tracking_states(performance, depth))
+
+
+def _people_and_empty(appearance):
+  performance = synthetic.perform(_SPEC, _SAMPLE)
+  nobody = dataclasses.replace(performance, capsules=dataclasses.replace(
+      performance.capsules, ends=performance.capsules.ends[:, :0],
+      radii=performance.capsules.radii[:0]))
+  scale = _SPEC.rgb_render_scale
+  return (synthetic.render_rgb(performance, scale, appearance, seed=1),
+          synthetic.render_rgb(nobody, scale, appearance, seed=1))
+
+
+def test_each_appearance_feature_changes_only_the_people():
+  full = synthetic.Appearance()
+  on, empty = _people_and_empty(full)
+  person = np.abs(on - empty).max(-1) > 0
+  # Shading and texture recolour the people and nothing else.
+  for field in ({'shading': False}, {'texture': 0.0}):
+    off, _ = _people_and_empty(dataclasses.replace(full, **field))
+    changed = np.abs(on - off).max(-1) > 0.5
+    assert changed.sum() > 0.2 * person.sum(), field
+    assert not changed[~person].any(), field
+  # Soft edges change pixels along the outlines: mostly the silhouette's
+  # border (capsules' edges inside the body move by up to half a pixel),
+  # none away from the people.
+  hard, _ = _people_and_empty(dataclasses.replace(full, soft_edges=False))
+  changed = np.abs(on - hard).max(-1) > 0.5
+  inside = (np.abs(hard - empty).max(-1) > 0).astype(np.uint8)
+  ring = np.ones((3, 3), np.uint8)
+  border = np.stack([cv2.dilate(m, ring) != cv2.erode(m, ring)
+                     for m in inside])
+  near = np.stack([cv2.dilate(m, ring) > 0 for m in inside])
+  assert changed.sum() > 50
+  assert changed[border].sum() > 0.5 * changed.sum()
+  assert not changed[~near].any()
+  # Motion blur: the waving hand smears, the still background does not.
+  sharp, _ = _people_and_empty(dataclasses.replace(full, exposure=0.0))
+  changed = np.abs(on - sharp).max(-1) > 0.5
+  moving = person | (np.abs(sharp - empty).max(-1) > 0)
+  assert changed.sum() > 50
+  assert not changed[~moving].any()
+
+
+def test_texture_is_deterministic_from_the_seed():
+  performance = synthetic.perform(_SPEC, _SAMPLE)
+  scale = _SPEC.rgb_render_scale
+  look = synthetic.Appearance()
+  first = synthetic.render_rgb(performance, scale, look, seed=[1, 2])
+  np.testing.assert_array_equal(
+      first, synthetic.render_rgb(performance, scale, look, seed=[1, 2]))
+  assert not np.array_equal(
+      first, synthetic.render_rgb(performance, scale, look, seed=[1, 3]))
+
+
+def test_progress_logs_samples_frames_per_second_and_eta(caplog):
+  caplog.set_level(logging.INFO)
+  times = iter([10.0, 12.0, 14.0, 16.0])
+  done = [(f's{i}', {'frames': 24}) for i in range(4)]
+  stats = synthetic._log_progress(done, 4, 8.0, clock=lambda: next(times))
+  assert sorted(stats) == ['s0', 's1', 's2', 's3']
+  messages = [r.getMessage() for r in caplog.records]
+  # After 2 of 4 samples in 4 s: 12 frames/s, 4 s to go.
+  assert 'Rendered 2/4 samples (50%), 12.0 frames/s, ETA 0:00:04.' in messages
+  assert messages[-1] == ('Rendered 4/4 samples (100%), 12.0 frames/s, ETA '
+                          '0:00:00.')
+
+
+def test_appearance_out_of_range_is_refused():
+  spec = dataclasses.replace(
+      _SPEC, appearance=synthetic.Appearance(exposure=1.5))
+  with pytest.raises(ValueError, match='exposure'):
+    spec.validate()

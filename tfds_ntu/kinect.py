@@ -41,9 +41,18 @@ class Intrinsics:
       depth Z of the point it reaches.
     """
     ys, xs = np.mgrid[y0:y1, x0:x1]
-    d = np.stack([(xs + 0.5 - self.cx) / self.fx,
-                  -(ys + 0.5 - self.cy) / self.fx,
-                  np.ones(xs.shape)], axis=-1)
+    return self.rays_through(np.stack([xs, ys], axis=-1))
+
+  def rays_through(self, pixels):
+    """Viewing rays of the centres of int `pixels` [..., 2] (x, y).
+
+    Returns:
+      origin [3] and directions [..., 3], as `rays`.
+    """
+    centres = pixels + 0.5
+    d = np.stack([(centres[..., 0] - self.cx) / self.fx,
+                  -(centres[..., 1] - self.cy) / self.fx,
+                  np.ones(pixels.shape[:-1])], axis=-1)
     return np.array([-self.offset_x, 0.0, 0.0]), d
 
 

@@ -1,10 +1,11 @@
 """Z-buffered visibility of capsules and boxes for a pinhole camera.
 
-Capsules (bodies, props) are drawn in screen space: each pixel within a
-capsule's projected outline gets the depth of the capsule's surface there,
-an approximation that is exact for spheres seen head-on and good to a few
-millimetres for limbs. Boxes (room, furniture, occluders) are ray-cast
-exactly. Depths are camera Z in metres, inf where nothing is hit.
+Capsules (bodies) are drawn in screen space, capsule by capsule over the
+window each covers, in float32: each pixel within a capsule's projected
+outline gets the depth of the capsule's surface there, an approximation that
+is exact for spheres seen head-on and good to a few millimetres for limbs.
+Boxes (room, furniture, occluders) are ray-cast exactly. Depths are camera Z
+in metres, inf where nothing is hit.
 """
 
 import dataclasses
@@ -15,15 +16,14 @@ import numpy as np
 
 @dataclasses.dataclass
 class Hits:
-  """What each pixel of an image (or window) sees.
+  """What each ray (pixel of an image or window) sees of some boxes.
 
   Attributes:
-    depth: [H, W] camera Z, metres; inf where nothing is hit.
-    index: [H, W] int32, which capsule or box; -1 where nothing is hit.
-    normal: [H, W, 3] unit surface normal (camera space for capsules, world
-      space for boxes), or None when not asked for.
-    texture: [H, W, 2] surface coordinates in metres (along and around a
-      capsule, or world X and Z on boxes), or None.
+    depth: [...] camera Z, metres; inf where nothing is hit.
+    index: [...] int32, which box; -1 where nothing is hit.
+    normal: [..., 3] unit surface normal, world space, or None when not
+      asked for.
+    texture: [..., 2] world X and Z of the hit, metres, or None.
   """
   depth: np.ndarray
   index: np.ndarray
@@ -31,60 +31,178 @@ class Hits:
   texture: Optional[np.ndarray] = None
 
 
-def _empty(height, width, shade):
-  return Hits(np.full((height, width), np.inf),
-              np.full((height, width), -1, np.int32),
-              np.zeros((height, width, 3)) if shade else None,
-              np.zeros((height, width, 2)) if shade else None)
+def _empty(shape, shade):
+  return Hits(np.full(shape, np.inf),
+              np.full(shape, -1, np.int32),
+              np.zeros((*shape, 3)) if shade else None,
+              np.zeros((*shape, 2)) if shade else None)
 
 
-def capsules(ends, radii, camera, height, width, shade=False):
-  """Rasterises capsules given in camera space.
+@dataclasses.dataclass
+class Fragments:
+  """One capsule's pixels in its window.
+
+  Attributes:
+    k: the capsule.
+    rows, cols: the window's slices of the image.
+    z: [h, w] float32 camera Z of the capsule's surface.
+    inside: [h, w] bool, where the capsule covers the pixel (or, with an
+      edge margin, comes within it).
+    coverage: [h, w] float32 in 0..1, the share of each pixel inside the
+      outline (1 inside, 0.5 on it, 0 a margin away), or None without a
+      margin.
+    t: [h, w] float32 position along the axis, 0 at the first end.
+    radial_x, radial_y: [h, w] float32 image offset from the axis over the
+      radius there (unit length on the outline, at most 1 where `inside`).
+    bulge: [h, w] float32 the surface's facing, 1 on the axis, 0 on the
+      outline. The unit normal in camera space is (radial_x, -radial_y,
+      -bulge): image y points down, camera Y up, and the surface faces the
+      camera (-Z).
+  """
+  k: int
+  rows: slice
+  cols: slice
+  z: np.ndarray
+  inside: np.ndarray
+  coverage: Optional[np.ndarray]
+  t: np.ndarray
+  radial_x: np.ndarray
+  radial_y: np.ndarray
+  bulge: np.ndarray
+
+  def texture(self, length, radius):
+    """Metres along and around the capsule (`length`, `radius`): two
+    [h, w] float32."""
+    # Pixels off the capsule (not `inside`) have |radial| > 1.
+    one = np.float32(1)
+    around = np.arcsin(np.maximum(np.minimum(self.radial_x, one), -one))
+    return self.t * np.float32(length), around * np.float32(radius)
+
+
+def _surface(px, py, a, ab, r0, dr, z0, dz, radius, margin):
+  """A capsule's projected surface at pixel centres (px, py), broadcast.
+
+  `a` is the first end's pixel, `ab` the axis in pixels, r0 + t dr the
+  outline's radius in pixels at t, z0 + t dz the axis' depth, `radius` in
+  metres; `margin` pixels beyond the outline count as covered (partly).
+
+  Returns:
+    z, inside, coverage (None when margin is 0), t, radial x and y, bulge.
+  """
+  ox, oy = px - a[0], py - a[1]
+  length2 = np.maximum(ab[0] * ab[0] + ab[1] * ab[1], np.float32(1e-9))
+  # np.minimum/maximum: np.clip's Python wrapper costs more than the work
+  # on a limb's window.
+  t = np.maximum(np.minimum((ox * ab[0] + oy * ab[1]) / length2,
+                            np.float32(1)), np.float32(0))
+  ox = ox - t * ab[0]
+  oy = oy - t * ab[1]
+  r_t = r0 + t * dr
+  off2 = ox * ox + oy * oy
+  dist2 = off2 / (r_t * r_t)
+  if margin:
+    dist = np.sqrt(off2)
+    coverage = np.maximum(np.minimum(r_t - dist + np.float32(0.5),
+                                     np.float32(1)), np.float32(0))
+    inside = dist < r_t + margin
+    # Beyond the outline the normal stays that of the outline.
+    scale = np.maximum(r_t, dist)
+  else:
+    coverage = None
+    inside = dist2 < 1
+    scale = r_t
+  bulge = np.sqrt(np.maximum(1 - dist2, 0))
+  z = z0 + t * dz - np.float32(radius) * bulge
+  return z, inside, coverage, t, ox / scale, oy / scale, bulge
+
+
+def _projected(ends, radii, camera):
+  """Pixels [..., K, 2, 2], pixel radii [..., K, 2] and depths [..., K, 2]
+  of capsules' ends, float32."""
+  uv = camera.project(ends).astype(np.float32)
+  pix_r = (camera.fx * radii[..., None] / ends[..., 2]).astype(np.float32)
+  return uv, pix_r, ends[..., 2].astype(np.float32)
+
+
+def capsule_fragments(ends, radii, camera, height, width, margin=0.0):
+  """Yields the `Fragments` of each capsule given in camera space.
+
+  Each pixel within a capsule's projected outline gets the depth of its
+  surface there: exact for spheres seen head-on, good to a few millimetres
+  for limbs. Capsules off the image yield nothing.
 
   Args:
     ends: [K, 2, 3] end points, camera space (Z > 0); equal ends: a sphere.
     radii: [K] metres.
     camera: a `kinect.Intrinsics` for this image size.
     height, width: image size.
-    shade: also return normals and texture coordinates.
-
-  Returns:
-    `Hits` over the whole image; normals are in camera space.
+    margin: pixels beyond the outline that are partly covered (0: hard
+      edges); 0.5 anti-aliases the silhouette.
   """
-  hits = _empty(height, width, shade)
-  uv = camera.project(ends)  # [K, 2, 2]
-  pix_r = camera.fx * radii[:, None] / ends[..., 2]  # [K, 2]
+  uv, pix_r, zs = _projected(ends, radii, camera)
+  margin = np.float32(margin)
   for k in range(len(radii)):
-    lo = np.floor((uv[k] - pix_r[k][:, None]).min(axis=0)).astype(int)
-    hi = np.ceil((uv[k] + pix_r[k][:, None]).max(axis=0)).astype(int) + 1
+    reach = pix_r[k][:, None] + margin
+    lo = np.floor((uv[k] - reach).min(axis=0)).astype(int)
+    hi = np.ceil((uv[k] + reach).max(axis=0)).astype(int) + 1
     x0, y0 = max(lo[0], 0), max(lo[1], 0)
     x1, y1 = min(hi[0], width), min(hi[1], height)
     if x0 >= x1 or y0 >= y1:
       continue
-    ys, xs = np.mgrid[y0:y1, x0:x1]
-    p = np.stack([xs + 0.5, ys + 0.5], axis=-1)
+    px = (np.arange(x0, x1) + 0.5).astype(np.float32)[None, :]
+    py = (np.arange(y0, y1) + 0.5).astype(np.float32)[:, None]
     a, b = uv[k]
-    ab = b - a
-    t = np.clip(((p - a) @ ab) / max(ab @ ab, 1e-9), 0.0, 1.0)
-    offset = (p - (a + t[..., None] * ab))
-    r_t = pix_r[k, 0] + t * (pix_r[k, 1] - pix_r[k, 0])
-    radial = offset / r_t[..., None]  # Unit length on the outline.
-    dist2 = np.sum(radial * radial, axis=-1)
-    inside = dist2 < 1.0
-    bulge = np.sqrt(np.clip(1.0 - dist2, 0.0, 1.0))
-    z = ends[k, 0, 2] + t * (ends[k, 1, 2] - ends[k, 0, 2]) - radii[k] * bulge
-    win = inside & (z < hits.depth[y0:y1, x0:x1])
-    hits.depth[y0:y1, x0:x1][win] = z[win]
-    hits.index[y0:y1, x0:x1][win] = k
-    if shade:
-      # Image y points down, camera Y up; the surface faces the camera (-Z).
-      normal = np.stack([radial[..., 0], -radial[..., 1], -bulge], axis=-1)
-      hits.normal[y0:y1, x0:x1][win] = normal[win]
-      length = np.linalg.norm(ends[k, 1] - ends[k, 0])
-      around = np.arcsin(np.clip(radial[..., 0], -1.0, 1.0)) * radii[k]
-      hits.texture[y0:y1, x0:x1][win] = np.stack(
-          [t * length, around], axis=-1)[win]
-  return hits
+    yield Fragments(k, slice(y0, y1), slice(x0, x1), *_surface(
+        px, py, a, b - a, pix_r[k, 0], pix_r[k, 1] - pix_r[k, 0], zs[k, 0],
+        zs[k, 1] - zs[k, 0], radii[k], margin))
+
+
+def zbuffer(depth, index, fragments):
+  """Keeps `fragments` where they are nearer than `depth`, in place.
+
+  Args:
+    depth: [H, W] float32 camera Z so far.
+    index: [H, W] int, what is seen so far.
+    fragments: `Fragments`.
+
+  Returns:
+    [h, w] bool over the fragments' window: where they were kept.
+  """
+  where = fragments.rows, fragments.cols
+  near = fragments.inside & (fragments.z < depth[where])
+  depth[where][near] = fragments.z[near]
+  index[where][near] = fragments.k
+  return near
+
+
+def capsule_depth_at(ends, radii, camera, pixels):
+  """The nearest capsule's depth at some pixels, as `zbuffer` finds it.
+
+  Args:
+    ends: [T, K, 2, 3] end points, camera space.
+    radii: [K] metres.
+    camera: a `kinect.Intrinsics`.
+    pixels: [T, Q, 2] int pixel (x, y) per frame.
+
+  Returns:
+    [T, Q] float32 camera Z; inf where no capsule covers the pixel.
+  """
+  uv, pix_r, zs = _projected(ends, radii, camera)  # [T, K, ...]
+  centres = (pixels + 0.5).astype(np.float32)
+  px, py = centres[..., None, 0], centres[..., None, 1]  # [T, Q, 1]
+  a = uv[:, None, :, 0].transpose(3, 0, 1, 2)  # [2, T, 1, K]
+  ab = (uv[:, None, :, 1] - uv[:, None, :, 0]).transpose(3, 0, 1, 2)
+  depth = np.full(pixels.shape[:2], np.inf, np.float32)
+  # Capsule by capsule, as the image is drawn, so the float32 arithmetic
+  # (and so the depth) is the image's.
+  for k in range(len(radii)):
+    z, inside, *_ = _surface(
+        px[..., 0], py[..., 0], a[:, :, :, k], ab[:, :, :, k],
+        pix_r[:, None, k, 0], pix_r[:, None, k, 1] - pix_r[:, None, k, 0],
+        zs[:, None, k, 0], zs[:, None, k, 1] - zs[:, None, k, 0], radii[k],
+        np.float32(0))
+    depth = np.where(inside & (z < depth), z, depth)
+  return depth
 
 
 def _slabs(lo, hi, origin, dirs):
@@ -106,14 +224,14 @@ def boxes(lo, hi, origin, dirs, shade=False):
   Args:
     lo, hi: [N, 3] box corners, world space.
     origin: [3] rays' origin, world space.
-    dirs: [H, W, 3] ray directions, world space, scaled so that the ray
+    dirs: [..., 3] ray directions, world space, scaled so that the ray
       parameter is the camera depth Z.
     shade: also return normals (world) and texture coordinates (world X, Z).
 
   Returns:
     `Hits` over the rays; index is the box.
   """
-  hits = _empty(*dirs.shape[:2], shade)
+  hits = _empty(dirs.shape[:-1], shade)
   for n in range(len(lo)):
     near, far, axis = _slabs(lo[n], hi[n], origin, dirs)
     win = (near <= far) & (near > 0.0) & (near < hits.depth)

@@ -38,6 +38,12 @@ class View:
     origin, dirs = camera.rays(x0, y0, x1, y1)
     return self.centre + origin @ self.rotation, dirs @ self.rotation
 
+  def rays_through(self, camera, pixels):
+    """World-space rays of `camera`'s int `pixels` [..., 2]
+    (kinect.rays_through)."""
+    origin, dirs = camera.rays_through(pixels)
+    return self.centre + origin @ self.rotation, dirs @ self.rotation
+
 
 def camera_view(azimuth_deg, height, distance):
   """A level camera `distance` from the vertical axis, `height` up, at
@@ -224,21 +230,46 @@ def passing_occluder(rng, num_frames):
   return Boxes(lo[:, None], (lo + size)[:, None], colour[None])
 
 
+def _boxes_in_view(boxes, view, camera, origin, dirs, shade):
+  """`rasterize.Hits` [H, W] of `boxes` over the image whose rays are
+  (origin, dirs [H, W, 3]), each box ray-cast only over the window its
+  corners project to (the whole image when one is behind the camera)."""
+  height, width = dirs.shape[:2]
+  hits = rasterize.Hits(np.full((height, width), np.inf),
+                        np.full((height, width), -1, np.int32),
+                        np.zeros((height, width, 3)) if shade else None)
+  corners = view.to_camera(boxes.corners())  # [N, 8, 3]
+  for n in range(len(boxes.lo)):
+    win = rasterize.window(camera, corners[n], height, width)
+    if win is None and np.all(corners[n, :, 2] > 0.05):
+      continue  # In front of the camera but off the image.
+    x0, y0, x1, y1 = win or (0, 0, width, height)
+    where = slice(y0, y1), slice(x0, x1)
+    box = rasterize.boxes(boxes.lo[n:n + 1], boxes.hi[n:n + 1], origin,
+                          dirs[where], shade=shade)
+    near = box.depth < hits.depth[where]
+    hits.depth[where][near] = box.depth[near]
+    hits.index[where][near] = n
+    if shade:
+      hits.normal[where][near] = box.normal[near]
+  return hits
+
+
 def render_background(setup, props, view, camera, height, width, shade):
   """The static background seen by a camera: the room, its furniture and
   `props` (`Boxes`, e.g. a chair).
 
   Returns:
-    depth [H, W] metres and, when `shade`, albedo-times-light colour
-    [H, W, 3] float RGB.
+    depth [H, W] float32 metres and, when `shade`, albedo-times-light colour
+    [H, W, 3] float32 RGB.
   """
   origin, dirs = view.rays(camera, 0, 0, width, height)
   depth, face, point = rasterize.room(setup.room_lo, setup.room_hi, origin,
                                       dirs)
   things = Boxes.concat(setup.furniture, props)
-  furniture = rasterize.boxes(things.lo, things.hi, origin, dirs, shade=shade)
+  furniture = _boxes_in_view(things, view, camera, origin, dirs, shade)
   if not shade:
-    return np.minimum(depth, furniture.depth), None
+    return np.minimum(depth, furniture.depth).astype(np.float32), None
   # Tiles in two shades on the floor; walls a little darker towards the floor.
   tile = np.floor(point[..., [0, 2]] / setup.floor_tile).sum(-1) % 2
   cell = np.floor(point[..., [0, 2]] / 0.05).astype(int) % 32
@@ -254,7 +285,18 @@ def render_background(setup, props, view, camera, height, width, shade):
   colour[near] = shade_surface(
       things.colours[furniture.index[near]], furniture.normal[near],
       setup)
-  return np.where(near, furniture.depth, depth), colour
+  return (np.where(near, furniture.depth, depth).astype(np.float32),
+          colour.astype(np.float32))
+
+
+def background_depth_at(setup, props, view, camera, pixels):
+  """`render_background`'s depth at int `pixels` [..., 2] (x, y): [...]
+  float32 metres."""
+  origin, dirs = view.rays_through(camera, pixels)
+  depth, _, _ = rasterize.room(setup.room_lo, setup.room_hi, origin, dirs)
+  things = Boxes.concat(setup.furniture, props)
+  furniture = rasterize.boxes(things.lo, things.hi, origin, dirs)
+  return np.minimum(depth, furniture.depth).astype(np.float32)
 
 
 def shade_surface(albedo, normal, setup):

@@ -7,6 +7,7 @@ edge. Colour: exposure, defocus blur, sensor noise and JPEG compression.
 """
 
 import dataclasses
+import statistics
 
 import cv2
 import numpy as np
@@ -39,6 +40,24 @@ class SensorNoise:
   jpeg_quality: tuple[int, int] = (35, 90)
 
 
+# Standard normal noise from random bytes: the 256 quantiles of N(0, 1) at
+# (i + 0.5) / 256, rescaled to unit std. A byte per value and a table look-up
+# cost a tenth of rng.standard_normal; 256 levels are finer than the
+# millimetre and 0-255 quantisation the noise goes through.
+_NORMAL_LEVELS = np.array([statistics.NormalDist().inv_cdf((i + 0.5) / 256)
+                           for i in range(256)], np.float32)
+_NORMAL_LEVELS /= _NORMAL_LEVELS.std()
+# Holes are thresholded at a quantile of their blob field taken over every
+# this-many-th pixel: a fraction of the cost, within ~0.1% of the fraction.
+_HOLE_QUANTILE_STRIDE = 4
+
+
+def normal_noise(rng, shape):
+  """[*shape] float32 noise of zero mean and unit std, nearly Gaussian."""
+  draws = np.frombuffer(rng.bytes(int(np.prod(shape))), np.uint8)
+  return _NORMAL_LEVELS[draws].reshape(shape)
+
+
 def degrade_depth(depth, rng, noise):
   """A clean depth map as the sensor reports it.
 
@@ -55,16 +74,20 @@ def degrade_depth(depth, rng, noise):
   near = cv2.erode(np.where(d > 0, d, np.float32(1e3)), kernel)
   far = cv2.dilate(d, kernel)
   edge = (far - near > noise.edge_threshold_m) & (d > 0)
-  flying = edge & (rng.random(d.shape) < noise.flying_pixel_prob)
-  mix = rng.random(d.shape, np.float32)
-  d = np.where(flying, near + mix * (far - near), d)
+  # Random draws only where they matter: edges are a few % of the image.
+  edges = np.flatnonzero(edge)
+  flying = edges[rng.random(edges.size) < noise.flying_pixel_prob]
+  mix = rng.random(flying.size, np.float32)
+  lo, hi = near.reshape(-1)[flying], far.reshape(-1)[flying]
+  d.reshape(-1)[flying] = lo + mix * (hi - lo)
   a, b = noise.depth_noise_mm
-  d += rng.standard_normal(d.shape, np.float32) * (a + b * d * d) / 1000.0
+  d += normal_noise(rng, d.shape) * ((a + b * d * d) / np.float32(1000.0))
   # Holes come in blobs: threshold smooth low-resolution noise.
   h, w = d.shape
   blobs = cv2.resize(rng.random((h // 8, w // 8), np.float32), (w, h),
                      interpolation=cv2.INTER_CUBIC)
-  holes = blobs < np.quantile(blobs, noise.hole_fraction)
+  step = _HOLE_QUANTILE_STRIDE
+  holes = blobs < np.quantile(blobs[::step, ::step], noise.hole_fraction)
   return np.where(holes | (d <= 0), 0, np.round(d * 1000.0)).astype(np.uint16)
 
 
@@ -91,7 +114,7 @@ def degrade_colour(frame, rng, degradation, scale):
   """A clean colour frame as the camera records it.
 
   Args:
-    frame: [h, w, 3] float RGB (0-255) rendered at `scale` x 1920x1080.
+    frame: [h, w, 3] float32 RGB (0-255) rendered at `scale` x 1920x1080.
     rng: numpy Generator.
     degradation: `ColourDegradation`.
     scale: the rendering scale, to express the blur at full size.
@@ -101,9 +124,9 @@ def degrade_colour(frame, rng, degradation, scale):
   """
   sigma = degradation.blur_px * scale
   if sigma > 0.3:
-    frame = cv2.GaussianBlur(frame.astype(np.float32), (0, 0), sigma)
-  frame = frame * degradation.gain + rng.standard_normal(
-      frame.shape, np.float32) * degradation.noise
+    frame = cv2.GaussianBlur(frame, (0, 0), sigma)
+  frame = frame * np.float32(degradation.gain) + normal_noise(
+      rng, frame.shape) * np.float32(degradation.noise)
   frame = np.clip(frame, 0, 255).astype(np.uint8)
   ok, jpeg = cv2.imencode('.jpg', frame,
                           [cv2.IMWRITE_JPEG_QUALITY, degradation.jpeg_quality])

@@ -12,10 +12,13 @@ Joints hidden in the depth buffer (by the body itself, the other person, the
 furniture or a passing object) get tracking state 1 (inferred), as Kinect
 marks them, so occluded-joint accuracy can be measured. The sensors' faults
 are rendered too (`sensor`): depth noise, holes and flying pixels; colour
-blur, noise and compression.
+blur, noise and compression. So that capsule bodies look less synthetic,
+`Appearance` shades them, textures their skin and clothes, anti-aliases
+their silhouettes and blurs their motion over the exposure.
 
     python -m tfds_ntu.synthetic --root=DIR [--actions=1,8,58]
         [--actions_per_performer=0]  # 0: each performer, every action
+    python -m tfds_ntu.synthetic_benchmark  # Frames/s per core.
 """
 
 import dataclasses
@@ -35,6 +38,7 @@ import numpy as np
 from tfds_ntu import body_model
 from tfds_ntu import kinect
 from tfds_ntu import layout
+from tfds_ntu import mjpg_avi
 from tfds_ntu import motions
 from tfds_ntu import rasterize
 from tfds_ntu import scene
@@ -51,8 +55,38 @@ _BODY_ID_BASE = 72057594037927936
 COMPLETION_MARKER = 'RENDERED'
 # Part of the completion marker: bump it whenever the renderer's output
 # changes, so that files rendered by older code are rendered again.
-RENDERER_VERSION = 3
+RENDERER_VERSION = 4
 STATS_FILE = 'synthetic_stats.json'
+# JPEG quality of the AVI's 1920x1080 frames: the frames are upscaled from
+# the render scale and have been through the sensor's own (lower quality)
+# JPEG, so more would only cost time and disk.
+AVI_JPEG_QUALITY = 90
+# Progress is logged at every tenth of the samples and at least this often.
+PROGRESS_SECONDS = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Appearance:
+  """How people look in colour; each feature can be turned off (False or 0)
+  to measure what it does.
+
+  Attributes:
+    shading: light the bodies with the room's key light (Lambert) and darken
+      their rims, which face away from the camera and the room; off: flat
+      colours under the room's mean light.
+    texture: amplitude of low-frequency albedo variation (folds, wear, skin
+      tone) on clothes, half of it on skin; 0: uniform colours.
+    soft_edges: anti-aliased silhouettes: a pixel on a person's outline
+      mixes person and background by how much of it the person covers.
+    exposure: the fraction of a frame interval the colour shutter is open;
+      people are drawn at the start and end of it (their capsules moved
+      along to the neighbouring frame) and averaged: motion blur. 0: one
+      sharp rendering.
+  """
+  shading: bool = True
+  texture: float = 0.1
+  soft_edges: bool = True
+  exposure: float = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +117,7 @@ class SyntheticSpec:
     occluder_prob: chance that an object passes in front during a sample.
     noise: the sensors' faults, a `sensor.SensorNoise`.
     num_workers: processes rendering samples in parallel.
+    appearance: how people look in colour, an `Appearance`.
   """
   seed: int = 0
   setups: tuple[int, ...] = (1,)
@@ -97,6 +132,7 @@ class SyntheticSpec:
   occluder_prob: float = 0.6
   noise: sensor.SensorNoise = sensor.SensorNoise()
   num_workers: int = 2
+  appearance: Appearance = Appearance()
 
   def sample_ids(self):
     """All samples, sorted by name."""
@@ -144,6 +180,10 @@ class SyntheticSpec:
     if k is not None and not 1 <= k <= len(set(self.actions)):
       raise ValueError(f'actions_per_performer={k} is not between 1 and the '
                        f'{len(set(self.actions))} actions')
+    look = self.appearance
+    if not (0.0 <= look.exposure <= 1.0 and look.texture >= 0.0):
+      raise ValueError(f'appearance out of range (exposure 0..1, texture '
+                       f'>= 0): {look}')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -290,13 +330,27 @@ def perform(spec, sample):
   return Performance(tuple(actors), capsules, setup, view, props, occluders)
 
 
-def _moving_boxes(performance, t, camera, height, width, shade):
-  """`rasterize.Hits` of the occluders in frame t (None when off-screen)."""
+def _occluder(performance, t):
+  """The passing object in frame t as `scene.Boxes` and its [8, 3] camera
+  space corners, or None when there is none or it reaches behind the
+  camera (it is then not drawn)."""
   occ = performance.occluders
   if occ.lo.shape[1] == 0:
     return None
   frame = scene.Boxes(occ.lo[t], occ.hi[t], occ.colours)
   corners = performance.view.to_camera(frame.corners().reshape(-1, 3))
+  if np.any(corners[:, 2] <= 0.05):
+    return None
+  return frame, corners
+
+
+def _moving_boxes(performance, t, camera, height, width, shade):
+  """`rasterize.Hits` of the occluders in frame t and the window they are
+  over (None when off-screen)."""
+  occluder = _occluder(performance, t)
+  if occluder is None:
+    return None
+  frame, corners = occluder
   win = rasterize.window(camera, corners, height, width)
   if win is None:
     return None
@@ -310,7 +364,7 @@ def render_depth(performance):
   """Clean depth as the depth camera sees the scene.
 
   Returns:
-    depth [T, 424, 512] metres (inf where nothing is hit) and body
+    depth [T, 424, 512] float32 metres (inf where nothing is hit) and body
     [T, 424, 512] bool, where a person is the nearest surface.
   """
   height, width = layout.DEPTH_SIZE
@@ -319,35 +373,178 @@ def render_depth(performance):
       performance.setup, performance.props, performance.view, camera, height,
       width, shade=False)
   caps = performance.capsules
-  depths, bodies = [], []
+  depth = np.repeat(background[None], len(caps.ends), axis=0)
+  index = np.full(depth.shape, -1, np.int32)
   for t in range(len(caps.ends)):
-    depth = background.copy()
     moving = _moving_boxes(performance, t, camera, height, width, False)
     if moving is not None:
       hits, where = moving
-      depth[where] = np.minimum(depth[where], hits.depth)
-    people = rasterize.capsules(caps.ends[t], caps.radii, camera, height,
-                                width)
-    body = people.depth < depth
-    depths.append(np.where(body, people.depth, depth))
-    bodies.append(body)
-  return np.stack(depths), np.stack(bodies)
+      depth[t][where] = np.minimum(depth[t][where], hits.depth)
+    for fragments in rasterize.capsule_fragments(caps.ends[t], caps.radii,
+                                                 camera, height, width):
+      rasterize.zbuffer(depth[t], index[t], fragments)
+  return depth, index >= 0
 
 
-def _pattern(caps, index, texture):
-  """[N] brightness factor of the clothes' stripes or checks."""
-  along, around = (texture / caps.pattern_period[index][:, None]).T
-  stripes = np.floor(along) % 2
-  checks = (np.floor(along) + np.floor(around)) % 2
-  pattern = caps.pattern[index]
-  return 1.0 - 0.35 * np.where(pattern == body_model.STRIPES, stripes,
-                               np.where(pattern == body_model.CHECKS, checks,
-                                        0.0))
+def _joint_depths(performance):
+  """The clean depth `render_depth` finds at each actor's joints' depth
+  pixels, ray-cast at those pixels only: [A, T, 25] float32 metres."""
+  camera = kinect.DEPTH_CAMERA
+  actors = performance.actors
+  pixels = np.floor(np.stack([camera.project(a.joints) for a in actors],
+                             axis=1)).astype(int)  # [T, A, 25, 2]
+  frames = pixels.shape[0]
+  pixels = pixels.reshape(frames, -1, 2)
+  depth = scene.background_depth_at(performance.setup, performance.props,
+                                    performance.view, camera, pixels)
+  for t in range(frames):
+    occluder = _occluder(performance, t)
+    if occluder is not None:
+      origin, dirs = performance.view.rays_through(camera, pixels[t])
+      hits = rasterize.boxes(occluder[0].lo, occluder[0].hi, origin, dirs)
+      depth[t] = np.minimum(depth[t], hits.depth)
+  caps = performance.capsules
+  depth = np.minimum(depth, rasterize.capsule_depth_at(
+      caps.ends, caps.radii, camera, pixels))
+  return depth.reshape(frames, len(actors), -1).transpose(1, 0, 2)
 
 
-def render_rgb(performance, scale):
-  """Clean colour frames [T, h, w, 3] float RGB (0-255) at `scale` x
-  1920x1080."""
+def _pattern(caps, k, along, around):
+  """[h, w] brightness factor of capsule k's stripes or checks, from its
+  surface coordinates along and around it [h, w] (metres)."""
+  if caps.pattern[k] == body_model.PLAIN:
+    return np.float32(1.0)
+  period = np.float32(caps.pattern_period[k])
+  dark = np.floor(along / period)
+  if caps.pattern[k] == body_model.CHECKS:
+    dark += np.floor(around / period)
+  return 1.0 - np.float32(0.35) * (dark % 2)
+
+
+# Texture waves per capsule, and their wavelengths: folds and wear on
+# clothes, blotches on skin, all longer than the sensor's noise.
+_TEXTURE_WAVES = 3
+_TEXTURE_WAVELENGTH_M = (0.1, 0.4)
+_SKIN = body_model.MATERIALS.index('skin')
+
+
+def _texture_waves(seed, performance, amplitude):
+  """Capsules' texture: wave vectors [K, W, 2] (radians per metre along
+  and around), phases [K, W] and amplitudes [K] (half on skin), from
+  `seed`."""
+  rng = np.random.default_rng(seed)
+  caps = performance.capsules
+  shape = (len(caps.radii), _TEXTURE_WAVES)
+  direction = rng.uniform(0.0, np.pi, shape)
+  number = 2 * np.pi / rng.uniform(*_TEXTURE_WAVELENGTH_M, shape)
+  vectors = number[..., None] * np.stack([np.cos(direction),
+                                          np.sin(direction)], axis=-1)
+  # Skin is what is coloured as its owner's skin (bare arms and legs too).
+  skin = np.array([
+      np.array_equal(colour, performance.actors[owner].performer.palette[
+          _SKIN]) for colour, owner in zip(caps.colours, caps.owner)])
+  return (vectors.astype(np.float32),
+          rng.uniform(0.0, 2 * np.pi, shape).astype(np.float32),
+          np.where(skin, 0.5, 1.0).astype(np.float32) * amplitude)
+
+
+def _texture(along, around, vectors, phases):
+  """[h, w] float32, zero-mean unit-std variation over surface coordinates
+  along and around [h, w] from a capsule's waves ([W, 2], [W])."""
+  total = np.float32(0.0)
+  for (a, b), phase in zip(vectors, phases):
+    total = total + np.sin(along * a + around * b + phase)
+  return total * np.float32(np.sqrt(2.0 / len(phases)))
+
+
+def _ends_at(ends, t, offset):
+  """[K, 2, 3] capsule ends `offset` frames after frame t (-1..1), moved
+  linearly towards the neighbouring frame (away from the other one at the
+  clip's ends)."""
+  if offset == 0.0 or len(ends) == 1:
+    return ends[t]
+  before, after = max(t - 1, 0), min(t + 1, len(ends) - 1)
+  if offset > 0:
+    step = ends[after] - ends[t] if after > t else ends[t] - ends[before]
+  else:
+    step = ends[t] - ends[before] if before < t else ends[after] - ends[t]
+  return ends[t] + offset * step
+
+
+def _draw_people(ends, caps, camera, colour, depth, appearance, light,
+                 waves):
+  """Draws capsules `ends` [K, 2, 3] over the scenery in place.
+
+  Args:
+    ends: [K, 2, 3] the capsules' ends this (sub-)frame, camera space.
+    caps: the `body_model.Capsules` (radii, colours, patterns).
+    camera: `kinect.Intrinsics` at the render scale.
+    colour: [h, w, 3] float32 scenery colour, drawn over.
+    depth: [h, w] float32 scenery depth (unchanged).
+    appearance: `Appearance`.
+    light: (ambient, key, [3] key light direction in camera space, tint).
+    waves: `_texture_waves`.
+  """
+  height, width = depth.shape
+  people = depth.copy()
+  index = np.full(depth.shape, -1, np.int32)
+  # With soft edges: how much of each pixel the people cover.
+  alpha = np.zeros(depth.shape, np.float32) if appearance.soft_edges else None
+  scenery = colour.copy() if appearance.soft_edges else None
+  ambient, key, towards, tint = light
+  lengths = np.linalg.norm(ends[:, 1] - ends[:, 0], axis=-1)
+  rows = [height, 0]
+  cols = [width, 0]
+  for f in rasterize.capsule_fragments(ends, caps.radii, camera, height,
+                                       width, 0.5 if alpha is not None else 0):
+    where = f.rows, f.cols
+    if alpha is not None:
+      in_front = np.where(f.z < depth[where], f.coverage, np.float32(0))
+      np.maximum(alpha[where], in_front, out=alpha[where])
+    near = rasterize.zbuffer(people, index, f)
+    if not near.any():
+      continue
+    rows = [min(rows[0], f.rows.start), max(rows[1], f.rows.stop)]
+    cols = [min(cols[0], f.cols.start), max(cols[1], f.cols.stop)]
+    k = f.k
+    along, around = f.texture(lengths[k], caps.radii[k])
+    albedo = _pattern(caps, k, along, around)
+    if appearance.texture:
+      vectors, phases, amplitude = (w[k] for w in waves)
+      albedo = albedo * np.maximum(
+          1 + amplitude * _texture(along, around, vectors, phases),
+          np.float32(0.2))
+    if appearance.shading:
+      # n = (radial x, -radial y, -bulge) dotted with the light, in camera
+      # space; the rims lose up to a fifth of the ambient light.
+      lambert = np.maximum(
+          f.radial_x * towards[0] - f.radial_y * towards[1] -
+          f.bulge * towards[2], np.float32(0))
+      lit = ambient * (0.8 + 0.2 * f.bulge) + key * lambert
+    else:
+      lit = np.float32(ambient + 0.5 * key)
+    shaded = np.asarray(albedo * lit)[..., None] * (
+        caps.colours[k] * tint).astype(np.float32)
+    # Flat (unshaded, plain, untextured) capsules shade to one colour.
+    colour[where][near] = np.broadcast_to(shaded, (*near.shape, 3))[near]
+  if alpha is not None and rows[0] < rows[1]:
+    where = slice(*rows), slice(*cols)
+    colour[where] = scenery[where] + alpha[where][..., None] * (
+        colour[where] - scenery[where])
+
+
+def render_rgb(performance, scale, appearance=Appearance(), seed=0):
+  """Clean colour frames at `scale` x 1920x1080.
+
+  Args:
+    performance: the `Performance`.
+    scale: the render scale.
+    appearance: `Appearance`.
+    seed: seeds the texture (an int or a sequence of them).
+
+  Returns:
+    [T, h, w, 3] float32 RGB (0-255).
+  """
   height = round(layout.RGB_SIZE[0] * scale)
   width = round(layout.RGB_SIZE[1] * scale)
   camera = kinect.COLOR_CAMERA.scaled(scale)
@@ -355,7 +552,13 @@ def render_rgb(performance, scale):
   bg_depth, bg_colour = scene.render_background(
       setup, performance.props, view, camera, height, width, shade=True)
   caps = performance.capsules
-  frames = []
+  # Rows of `rotation` are the camera axes in world coordinates.
+  light = (np.float32(setup.ambient), np.float32(setup.key),
+           (view.rotation @ setup.light).astype(np.float32), setup.tint)
+  waves = _texture_waves(seed, performance, appearance.texture)
+  half = appearance.exposure / 2
+  offsets = (-half, half) if half else (0.0,)
+  frames = np.empty((len(caps.ends), height, width, 3), np.float32)
   for t in range(len(caps.ends)):
     depth, colour = bg_depth.copy(), bg_colour.copy()
     moving = _moving_boxes(performance, t, camera, height, width, True)
@@ -366,32 +569,37 @@ def render_rgb(performance, scale):
       colour[where][near] = scene.shade_surface(
           performance.occluders.colours[hits.index[near]], hits.normal[near],
           setup)
-    people = rasterize.capsules(caps.ends[t], caps.radii, camera, height,
-                                width, shade=True)
-    near = people.depth < depth
-    index = people.index[near]
-    albedo = caps.colours[index] * _pattern(caps, index,
-                                            people.texture[near])[:, None]
-    # Capsule normals are in camera space; rows of `rotation` map to world.
-    colour[near] = scene.shade_surface(albedo,
-                                       people.normal[near] @ view.rotation,
-                                       setup)
-    frames.append(colour)
-  return np.stack(frames)
+    frames[t] = 0.0
+    for offset in offsets:
+      drawn = colour.copy()
+      _draw_people(_ends_at(caps.ends, t, offset), caps, camera, drawn,
+                   depth, appearance, light, waves)
+      frames[t] += drawn
+    frames[t] /= len(offsets)
+  return frames
 
 
-def tracking_states(performance, depth):
+def tracking_states(performance, depth=None):
   """[A, T, 25] int per actor: 2 where a joint is visible in the clean
-  depth buffer [T, H, W], 1 where something in front hides it (Kinect then
-  infers it)."""
+  depth buffer, 1 where something in front hides it (Kinect then infers it).
+
+  Args:
+    performance: the `Performance`.
+    depth: its clean depth buffer [T, H, W] (`render_depth`), or None to
+      ray-cast only the joints' pixels (the same result, much cheaper).
+  """
+  if depth is None:
+    surfaces = _joint_depths(performance)
+  else:
+    t = np.arange(len(depth))[:, None]
+    uvs = [np.floor(kinect.DEPTH_CAMERA.project(a.joints)).astype(int)
+           for a in performance.actors]
+    surfaces = [depth[t, uv[..., 1], uv[..., 0]] for uv in uvs]
   states = []
-  t = np.arange(len(depth))[:, None]
-  for actor in performance.actors:
+  for actor, surface in zip(performance.actors, surfaces):
     # A visible joint lies inside its own volume: up to its largest touching
     # capsule's radius behind the surface.
     slack = body_model.joint_slack(actor.performer)
-    uv = np.floor(kinect.DEPTH_CAMERA.project(actor.joints)).astype(int)
-    surface = depth[t, uv[..., 1], uv[..., 0]]
     visible = surface >= actor.joints[..., 2] - slack - 0.03
     states.append(np.where(visible, 2, 1))
   return np.stack(states)
@@ -417,14 +625,19 @@ def skeleton_frames(performance, tracking):
 def write_rgb_video(path, frames):
   """Writes [T, h, w, 3] uint8 RGB as a 1920x1080 30 FPS MJPG AVI."""
   height, width = layout.RGB_SIZE
-  writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'MJPG'), layout.FPS,
-                           (width, height))
-  if not writer.isOpened():
-    raise RuntimeError(f'cv2 cannot open an MJPG AVI writer for {path}')
-  for frame in frames:
-    big = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
-    writer.write(cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
-  writer.release()
+  # Upscaled into one buffer: a fresh 6 MB array per frame costs as much in
+  # page faults as the resize itself. Colours are swapped before, at the
+  # render size.
+  big = np.empty((height, width, 3), np.uint8)
+  with mjpg_avi.Writer(path, width, height, layout.FPS) as writer:
+    for frame in frames:
+      cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), (width, height),
+                 dst=big, interpolation=cv2.INTER_LINEAR)
+      ok, jpeg = cv2.imencode('.jpg', big,
+                              [cv2.IMWRITE_JPEG_QUALITY, AVI_JPEG_QUALITY])
+      if not ok:
+        raise RuntimeError(f'{path}: cv2 failed to JPEG-encode a frame')
+      writer.write(jpeg)
 
 
 def _check_in_view(sample, performance):
@@ -456,12 +669,16 @@ def render_sample(root, spec, sample):
   performance = perform(spec, sample)
   _check_in_view(sample, performance)
   name = sample.name
-  depth, body = render_depth(performance)
-  tracking = tracking_states(performance, depth)
+  want_depth = {'depth', 'depth_masked'} & set(spec.modalities)
+  if want_depth:
+    depth, body = render_depth(performance)
+    tracking = tracking_states(performance, depth)
+  else:
+    tracking = tracking_states(performance)
   skeleton_file.write_skeleton(layout.skeleton_path(root, name),
                                skeleton_frames(performance, tracking))
   rng = np.random.default_rng([spec.seed, 6, *dataclasses.astuple(sample)])
-  if {'depth', 'depth_masked'} & set(spec.modalities):
+  if want_depth:
     sensed = np.stack([sensor.degrade_depth(d, rng, spec.noise)
                        for d in depth])
     if 'depth' in spec.modalities:
@@ -473,9 +690,11 @@ def render_sample(root, spec, sample):
                    lambda t: layout.depth_masked_frame_path(root, name, t))
   if 'rgb' in spec.modalities:
     degradation = sensor.draw_colour(rng, spec.noise)
-    frames = [sensor.degrade_colour(f, rng, degradation, spec.rgb_render_scale)
-              for f in render_rgb(performance, spec.rgb_render_scale)]
-    write_rgb_video(layout.rgb_path(root, name), frames)
+    clean = render_rgb(performance, spec.rgb_render_scale, spec.appearance,
+                       [spec.seed, 8, *dataclasses.astuple(sample)])
+    write_rgb_video(layout.rgb_path(root, name), [
+        sensor.degrade_colour(f, rng, degradation, spec.rgb_render_scale)
+        for f in clean])
   return {'frames': spec.num_frames, 'bodies': len(performance.actors),
           'occluder': int(performance.occluders.lo.shape[1] > 0),
           'joints': int(tracking.size), 'inferred': int((tracking == 1).sum())}
@@ -485,20 +704,41 @@ def _render_one(args):
   return args[2].name, render_sample(*args)
 
 
-def _log_progress(done, total, start):
-  """Consumes `done` ((name, stats) per rendered sample), logging ~10 times.
+def _one_cv2_thread():
+  # Workers render samples in parallel; OpenCV's own threads would only
+  # contend with the other workers for the cores.
+  cv2.setNumThreads(1)
+
+
+def _log_progress(done, total, start, clock=time.perf_counter):
+  """Consumes `done` ((name, stats) per rendered sample), logging samples
+  done, frames/s and the time left at every tenth of `total` and at least
+  every PROGRESS_SECONDS.
+
+  Args:
+    done: iterable of (name, stats) as samples finish.
+    total: samples in all.
+    start: `clock()` when rendering started.
+    clock: seconds, monotonic.
 
   Returns:
     {name: stats}.
   """
   every = max(1, total // 10)
   stats = {}
+  frames = 0
+  logged = start
   for i, (name, sample_stats) in enumerate(done, 1):
     stats[name] = sample_stats
-    if i % every == 0 or i == total:
-      elapsed = time.perf_counter() - start
-      logging.info('Rendered %d/%d samples (%.1f samples/s).', i, total,
-                   i / max(elapsed, 1e-9))
+    frames += sample_stats['frames']
+    now = clock()
+    if i % every == 0 or i == total or now - logged >= PROGRESS_SECONDS:
+      logged = now
+      elapsed = max(now - start, 1e-9)
+      left = round(elapsed / i * (total - i))
+      logging.info('Rendered %d/%d samples (%.0f%%), %.1f frames/s, ETA '
+                   '%d:%02d:%02d.', i, total, 100 * i / total,
+                   frames / elapsed, left // 3600, left // 60 % 60, left % 60)
   return stats
 
 
@@ -559,7 +799,8 @@ def render_dataset(root, spec):
   if spec.num_workers > 1:
     # spawn, not fork: the caller (the trainer, tfds) may already run JAX or
     # TensorFlow threads, and forking a multithreaded process can deadlock.
-    with multiprocessing.get_context('spawn').Pool(spec.num_workers) as pool:
+    with multiprocessing.get_context('spawn').Pool(
+        spec.num_workers, initializer=_one_cv2_thread) as pool:
       done = pool.imap_unordered(_render_one, jobs, chunksize=1)
       stats = _log_progress(done, len(jobs), start)
   else:
