@@ -174,17 +174,16 @@ def frame_rois(joints, tracking_state, stored_hw, input_hw, cfg, seed,
     return tf.tile(one[None], [t, 1])
   if c.mode != "roi":
     raise ValueError(f"config.input.crop.mode {c.mode!r}: 'roi' or 'frame'")
-  previous = tf.concat([joints[:1], joints[:-1]], 0)
-  valid = tf.concat([tracking_state[:1], tracking_state[:-1]], 0) > 0
+  fitted, has_reference = roi.follow_previous(
+      joints, tracking_state > 0, stored_hw, input_hw, c.margin,
+      c.min_height_fraction, tnp)
   min_height = c.min_height_fraction * whole[2]
-  fitted = roi.from_keypoints(previous, valid, input_hw, c.margin,
-                              min_height, tnp)
   if train:
     centre = fitted[:, :2] + (_normal(seeds[0], [t, 2]) * c.centre_noise
                               * fitted[:, 2:])
     height = fitted[:, 2] * tf.exp(_normal(seeds[1], [t]) * c.scale_noise)
     fitted = tf.concat([centre, tf.maximum(height, min_height)[:, None]], 1)
-  rois = tf.where(tf.reduce_any(valid, -1)[:, None], fitted, whole[None])
+  rois = tf.where(has_reference[:, None], fitted, whole[None])
   if train:
     whole_start = tf.random.stateless_uniform([], seeds[2]) < c.whole_frame_prob
     first = tf.where(whole_start, whole, rois[0])

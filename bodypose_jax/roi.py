@@ -80,6 +80,33 @@ def from_keypoints(points, valid, input_hw, margin: float, min_height,
   return xp.stack([(x0 + x1) / 2, (y0 + y1) / 2, height], axis=-1)
 
 
+def follow_previous(points, valid, frame_hw, input_hw, margin: float,
+                    min_height_fraction: float, xp=np):
+  """The ROIs of a tracker that is one frame behind: frame t's ROI bounds
+  the ground truth of frame t - 1 (frame 0: its own), as `from_keypoints`.
+
+  The training pipeline jitters these as a tracker's estimates would be;
+  evaluation with oracle ROIs takes them as they are.
+
+  Args:
+    points: [T, J, 2] keypoints in frame pixels.
+    valid: [T, J] bool.
+    frame_hw: (H, W) of the frames.
+    input_hw: the model's input size.
+    margin, min_height_fraction: `config.input.crop`'s.
+
+  Returns:
+    ([T, 3] ROIs, [T] bool: whether frame t - 1 had a valid keypoint; where
+    not, the ROI is meaningless and callers take `whole_frame`).
+  """
+  previous = xp.concatenate([points[:1], points[:-1]], axis=0)
+  prev_valid = xp.concatenate([valid[:1], valid[:-1]], axis=0)
+  min_height = min_height_fraction * whole_frame(frame_hw, input_hw, xp)[2]
+  fitted = from_keypoints(previous, prev_valid, input_hw, margin, min_height,
+                          xp)
+  return fitted, xp.any(prev_valid, axis=-1)
+
+
 def next_roi(points, confidences, roi, frame_hw, input_hw, cfg, xp=np):
   """The tracker's rule: the ROI of the next frame from this frame's pose.
 

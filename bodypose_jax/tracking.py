@@ -49,13 +49,10 @@ def oracle_rois(joints, tracking_state, frame_hw, config):
   if not tracks(config):
     return np.tile(whole, (n, 1)).astype(np.float32)
   cfg = config.input.crop
-  valid = tracking_state > 0
-  previous = np.concatenate([joints[:1], joints[:-1]])
-  prev_valid = np.concatenate([valid[:1], valid[:-1]])
-  fitted = roi.from_keypoints(previous, prev_valid, input_hw, cfg.margin,
-                              cfg.min_height_fraction * whole[2])
-  return np.where(prev_valid.any(-1)[:, None], fitted, whole).astype(
-      np.float32)
+  fitted, has_reference = roi.follow_previous(
+      joints, tracking_state > 0, frame_hw, input_hw, cfg.margin,
+      cfg.min_height_fraction)
+  return np.where(has_reference[:, None], fitted, whole).astype(np.float32)
 
 
 def crop_video(frames, rois, input_hw, nearest: bool):

@@ -2,10 +2,23 @@
 
 import functools
 
+import jax
 import pytest
 import tensorflow_datasets as tfds
 
 import tfds_ntu  # noqa: F401  (registers the builder)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def xla_cache(tmp_path_factory):
+  """One persistent XLA cache for the session, so that the tests which build
+  the same program (the :smoke step, a resumed run) compile it once; XLA:CPU's
+  compile dominates a run of a few steps. Subprocesses get it through
+  `--config.compilation_cache_dir`."""
+  path = str(tmp_path_factory.mktemp("xla"))
+  jax.config.update("jax_compilation_cache_dir", path)
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+  return path
 
 
 @pytest.fixture(scope="session")

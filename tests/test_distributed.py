@@ -11,7 +11,6 @@ import pytest
 
 from bodypose_jax import distributed
 from bodypose_jax import workdir as workdir_lib
-import multiprocess_worker
 from real_samples import REPO
 
 WORKER = os.path.join(REPO, "tests", "multiprocess_worker.py")
@@ -47,6 +46,7 @@ def _params(path):
     return {k: f[k] for k in f.files}
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
   port = _free_port()
   multi, single = tmp_path / "multi", tmp_path / "single"
@@ -81,6 +81,7 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
   assert diff.max() < 5e-3
 
 
+@pytest.mark.slow
 def test_two_process_training_run_writes_one_usable_checkpoint(
     smoke_builder, smoke_data_dir, tmp_path
 ):
@@ -99,7 +100,6 @@ def test_two_process_training_run_writes_one_usable_checkpoint(
               f"--config.dataset.data_dir={smoke_data_dir}",
               "--config.compilation_cache_dir=",
               "--config.num_train_steps=4",
-              f"--config.model.stages={multiprocess_worker.TINY_STAGES}",
               "--config.checkpoint_every_steps=2",
               f"--coordinator_address=localhost:{port}",
               "--num_processes=2",

@@ -55,6 +55,23 @@ def test_next_roi_is_one_rule_in_every_array_module(name):
   assert np.all((inside >= -0.5) & (inside <= np.array(INPUT_HW[::-1]) - 0.5))
 
 
+@pytest.mark.parametrize("name", list(XPS))
+def test_follow_previous_bounds_the_previous_pose(name):
+  xp, conv = XPS[name]
+  points = _poses(n=4)
+  valid = np.ones((4, 25), bool)
+  valid[2] = False  # frame 2 has no pose: frame 3 has no reference
+  valid[0, :10] = False
+  got, has_ref = roi.follow_previous(conv(points), conv(valid), FRAME_HW,
+                                     INPUT_HW, 1.25, 0.1, xp)
+  np.testing.assert_array_equal(np.asarray(has_ref), [True, True, True, False])
+  min_height = 0.1 * roi.whole_frame(FRAME_HW, INPUT_HW)[2]
+  for t, ref in ((0, 0), (1, 0), (2, 1)):
+    want = roi.from_keypoints(points[ref], valid[ref], INPUT_HW, 1.25,
+                              min_height)
+    np.testing.assert_allclose(np.asarray(got)[t], want, rtol=1e-5)
+
+
 def test_to_input_and_to_frame_are_inverse_and_fit_the_frame():
   points = _poses()[0]
   r = np.array([40.0, 30.0, 20.0], np.float32)

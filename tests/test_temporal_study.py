@@ -10,6 +10,7 @@ import commands
 from bodypose_jax import temporal_study
 
 
+@pytest.mark.slow
 def test_tiny_study_reports_every_run_and_resumes(
     tmp_path, smoke_builder, smoke_data_dir
 ):

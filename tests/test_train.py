@@ -10,6 +10,7 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import commands
@@ -92,6 +93,7 @@ def test_loss_decreases(smoke_builder, smoke_data_dir, tmp_path):
   assert np.mean(losses[-5:]) < 0.9 * np.mean(losses[:5])
 
 
+@pytest.mark.slow
 def test_main_command_line(smoke_builder, smoke_data_dir, tmp_path):
   """The documented command, with a config override, as a user runs it."""
   smoke_builder("rgb")
@@ -123,8 +125,9 @@ def test_main_command_line(smoke_builder, smoke_data_dir, tmp_path):
   assert "Platform cpu: depthwise shifted, pointwise matmul" in result.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_checkpoints_and_the_rerun_resumes(
-    smoke_builder, smoke_data_dir, tmp_path
+    smoke_builder, smoke_data_dir, xla_cache, tmp_path
 ):
   smoke_builder("rgb")
   workdir = tmp_path / "run"
@@ -133,7 +136,7 @@ def test_sigterm_checkpoints_and_the_rerun_resumes(
       "--config=configs/rgb_gru.py:smoke",
       f"--workdir={workdir}",
       f"--config.dataset.data_dir={smoke_data_dir}",
-      "--config.compilation_cache_dir=",
+      f"--config.compilation_cache_dir={xla_cache}",
       "--config.log_every_steps=1",
       "--config.checkpoint_every_steps=1000",
       "--config.eval_every_steps=1000",
