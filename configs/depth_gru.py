@@ -5,6 +5,9 @@ Real NTU RGB+D (build it first, see README):
 The embedded synthetic set (~12 min on 2 CPU cores, plus building the set on
 first use):
   python -m bodypose_jax.main --config=configs/depth_gru.py:synthetic --workdir=workdirs/depth_gru_syn
+The longer variant on the large synthetic set (~1 h on 2 CPU cores, plus
+building the set once):
+  python -m bodypose_jax.main --config=configs/depth_gru.py:large --workdir=workdirs/depth_gru_large
 A tiny smoke run (< 2 min):
   python -m bodypose_jax.main --config=configs/depth_gru.py:smoke --workdir=/tmp/smoke
 The single-frame baseline: add --config.model.cell=none
