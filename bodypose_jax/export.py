@@ -469,8 +469,8 @@ def _app_loop(fmt, moves_state: bool) -> list[str]:
   return [
       f"start of a stream: {state} = init()" if fmt.names
       else "start of a stream: no state (this model keeps none)",
-      "start of a stream, and nothing else: roi = the whole frame (formula "
-      "in input.crop)",
+      "start of a stream: roi = the whole frame (formula in input.crop); "
+      "after that, roi comes only from track",
       "every frame: crop = the frame cropped to roi (input.crop)",
       f"out = step(frame=crop{', ' + state if fmt.names else ''})"
       + (f"; {state} = out's {state}" if fmt.names else ""),

@@ -14,7 +14,8 @@ signatures), so that the tracker stays float32 when the step is int8, and
 
 `rollout` runs the same loop over a whole video in one `lax.scan`, cropping
 with `roi.crop` (the training pipeline crops with TensorFlow's projective
-transform; a test holds the two equal)."""
+transform; a test holds the two equal).
+"""
 
 import time
 from typing import Callable
