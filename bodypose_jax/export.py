@@ -3,15 +3,21 @@ r"""Exports a workdir's streaming step to TFLite, verified against JAX.
   python -m bodypose_jax.export --workdir=workdirs/rgb_gru_syn
 
 writes, into <workdir>/export/:
-  pose_{float32,float16,int8}.tflite   signatures `init` and `step`
+  pose_{float32,float16,int8}.tflite   signatures `init`, `step`, `track`
   pose_{...}.json                      sidecar: what an app needs to know
   verification.json                    TFLite vs JAX over eval-split rollouts
 
-The step (streaming.py) goes through jax2tf and TFLiteConverter with builtin
-ops only; a graph that would need TensorFlow select ops fails the export. The
-int8 model is fully quantised from a representative set of training frames
-paired with the states a JAX rollout meets on them. A float32 model whose
-rollouts diverge from JAX beyond the tolerance flags is not written.
+The step (streaming.py) and the tracker (tracking.make_track) go through
+jax2tf and TFLiteConverter with builtin ops only; a graph that would need
+TensorFlow select ops fails the export. An app crops each frame to an ROI,
+runs `step` on the crop and `track` on its outputs, which gives the keypoints
+in frame pixels, the next ROI and the state moved onto it (the sidecar's
+`app_loop`). The int8 model's step is fully quantised from a representative
+set of training frames paired with the states a JAX rollout meets on them;
+its `track` stays float32, as ROI coordinates need. Each variant is verified
+twice: its step on oracle crops beside the JAX step, and its tracked loop
+beside the JAX tracked loop on whole frames. A float32 model whose rollouts
+diverge from JAX beyond the tolerance flags is not written.
 
 For latency work on an architecture nobody has trained yet:
 
@@ -53,17 +59,19 @@ FLAGS = flags.FLAGS
 
 
 # ---------------------------------------------------------------- convert --
-def _tf_module(step, frame_shape, fmt: streaming.StateFormat) -> tf.Module:
-  """The step and the zero-state init as tf.functions with named tensors."""
+def _tf_module(step, frame_shape, fmt: streaming.StateFormat, track=None,
+               moves_state: bool = False) -> tf.Module:
+  """The step, the zero-state init and the tracker as tf.functions with
+  named tensors."""
   dtype = tf.as_dtype(fmt.dtype)
   names = [f"state_{n}" for n in fmt.names]
-  spec = [tf.TensorSpec(frame_shape, tf.float32, name="frame")] + [
-      tf.TensorSpec(s, dtype, name=n) for s, n in zip(fmt.shapes, names)
-  ]
+  state_spec = [tf.TensorSpec(s, dtype, name=n)
+                for s, n in zip(fmt.shapes, names)]
   module = tf.Module()
   module.step = tf.function(
       jax2tf.convert(step, with_gradient=False),
-      input_signature=spec,
+      input_signature=[tf.TensorSpec(frame_shape, tf.float32, name="frame")]
+      + state_spec,
       autograph=False,
   )
   module.init = tf.function(
@@ -71,6 +79,18 @@ def _tf_module(step, frame_shape, fmt: streaming.StateFormat) -> tf.Module:
       input_signature=[],
       autograph=False,
   )
+  if track is not None:
+    j = skeleton.NUM_JOINTS
+    module.track = tf.function(
+        jax2tf.convert(track, with_gradient=False),
+        input_signature=[
+            tf.TensorSpec([1, j, 2], tf.float32, name="keypoints"),
+            tf.TensorSpec([1, j], tf.float32, name="confidences"),
+            tf.TensorSpec([1, 3], tf.float32, name="roi"),
+            tf.TensorSpec([2], tf.float32, name="frame_hw"),
+        ] + (state_spec if moves_state else []),
+        autograph=False,
+    )
   return module
 
 
@@ -97,35 +117,61 @@ def _with_signature_key(model_bytes: bytes, key: str) -> bytes:
   return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def _with_init(step_model: bytes, init_model: bytes) -> bytes:
-  """Adds the single subgraph of `init_model` as the signature `init`.
+def _same_operator_code(a, b) -> bool:
+  return (a.builtinCode, a.deprecatedBuiltinCode, a.customCode, a.version) == (
+      b.builtinCode, b.deprecatedBuiltinCode, b.customCode, b.version)
 
-  The two are converted apart because TFLite's int8 calibrator cannot load a
-  model holding a signature without inputs, and `init` has none.
+
+def _with_signature(model_bytes: bytes, donor_bytes: bytes, key: str) -> bytes:
+  """Adds the single subgraph of `donor_bytes` to the model as signature
+  `key`.
+
+  Signatures are converted apart and merged here: TFLite's int8 calibrator
+  cannot load a model holding a signature without inputs (`init`), and the
+  tracker (`track`) stays float32 in every variant, because ROI coordinates
+  of up to thousands of pixels would lose the tracker's precision in int8.
+  The donor's buffers are appended, and its operators' codes are mapped
+  onto the model's table (appended where the model has none equal).
   """
-  model = flatbuffer_utils.convert_bytearray_to_object(bytearray(step_model))
-  donor = flatbuffer_utils.convert_bytearray_to_object(bytearray(init_model))
-  subgraph = donor.subgraphs[0]
+  model = flatbuffer_utils.convert_bytearray_to_object(bytearray(model_bytes))
+  donor = flatbuffer_utils.convert_bytearray_to_object(bytearray(donor_bytes))
+  (subgraph,) = donor.subgraphs  # no control flow: no subgraph references
   for tensor in subgraph.tensors:
     tensor.buffer += len(model.buffers)
   model.buffers.extend(donor.buffers)
+  codes = []
+  for code in donor.operatorCodes:
+    index = next((i for i, c in enumerate(model.operatorCodes)
+                  if _same_operator_code(c, code)), None)
+    if index is None:
+      index = len(model.operatorCodes)
+      model.operatorCodes.append(code)
+    codes.append(index)
+  for operator in subgraph.operators or []:
+    operator.opcodeIndex = codes[operator.opcodeIndex]
   model.subgraphs.append(subgraph)
   (signature,) = donor.signatureDefs
-  signature.signatureKey = "init"
+  signature.signatureKey = key
   signature.subgraphIndex = len(model.subgraphs) - 1
   model.signatureDefs.append(signature)
   return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def convert(step, frame_shape, fmt, variant, representative=None) -> bytes:
-  """The streaming step as a TFLite model with `init` and `step` signatures.
+def convert(step, frame_shape, fmt, variant, representative=None, track=None,
+            moves_state: bool = False) -> bytes:
+  """The streaming step as a TFLite model with signatures `step`, `init`
+  (when the model has a state) and `track` (when given).
 
   Args:
     step: from `streaming.make_step` with state format `fmt`.
     frame_shape: [1, H, W, C].
     fmt: the state format (int8 state for the int8 variant).
-    variant: 'float32', 'float16' or 'int8'.
+    variant: 'float32', 'float16' or 'int8' (of `step`; `init` and `track`
+      are float32 computations in every variant).
     representative: for int8, a callable yielding {'frame', 'state_*'} dicts.
+    track: from `tracking.make_track` with state format `fmt`.
+    moves_state: whether `track` takes and returns the state
+      (`tracking.moves_state`).
   """
   if variant not in VARIANTS:
     raise ValueError(
@@ -133,28 +179,48 @@ def convert(step, frame_shape, fmt, variant, representative=None) -> bytes:
     )
   if variant == "int8" and representative is None:
     raise ValueError("The int8 variant needs a representative dataset.")
-  module = _tf_module(step, frame_shape, fmt)
-  step_model = _with_signature_key(
+  module = _tf_module(step, frame_shape, fmt, track, moves_state)
+  model = _with_signature_key(
       _convert(module, module.step, variant, representative), "step"
   )
-  if not fmt.names:  # the single-frame baseline has no state to initialise
-    return step_model
-  return _with_init(step_model, _convert(module, module.init, "float32"))
+  # The single-frame baseline has no state to initialise.
+  if fmt.names:
+    model = _with_signature(model, _convert(module, module.init, "float32"),
+                            "init")
+  if track is not None:
+    model = _with_signature(model, _convert(module, module.track, "float32"),
+                            "track")
+  return model
+
+
+def convert_trained(trained, fmt, variant, representative=None) -> bytes:
+  """`convert` of a trained model's step and tracker in state format `fmt`."""
+  config = trained.config
+  modality, channels = input_pipeline.modality(config)
+  step = streaming.make_step(
+      trained.model, trained.variables, modality, config.input, fmt
+  )
+  track = tracking.make_track(config, trained.model.cell_stride, fmt)
+  return convert(step, (1, *config.input.input_size, channels), fmt, variant,
+                 representative, track, tracking.moves_state(config, fmt))
 
 
 # ------------------------------------------------------------------- data --
 def _streams(config, builder, split, num_frames, count):
-  """Videos of >= `num_frames` crops, samples back to back.
+  """Videos of `num_frames` frames, samples back to back, twice: whole, and
+  cropped to oracle ROIs.
 
-  Each frame is cropped to its oracle ROI (`tracking.oracle_rois`: around
-  the previous frame's ground truth; the whole frame for whole-frame
-  models), so the exported step sees what it sees in a tracked stream.
+  The whole frames are for the tracked loop, which crops them itself. The
+  crops take each frame's oracle ROI (`tracking.oracle_rois`: around the
+  previous frame's ground truth; the whole frame for whole-frame models), so
+  that the step alone sees what it sees in a tracked stream.
   Synthetic samples are short, so a stream chains whole samples without
   resetting the state, as a camera would see one performer after another.
 
   Yields:
     dicts of frames [N, h, w, C] (sensor units, input size), joints (input
-    pixels), tracking_state.
+    pixels), tracking_state, and video: the whole frames [N, H, W, C] with
+    their joints in frame pixels.
   """
   input_hw = tuple(config.input.input_size)
   nearest = input_pipeline.modality(config)[0] == "depth"
@@ -167,10 +233,21 @@ def _streams(config, builder, split, num_frames, count):
         "frames": tracking.crop_video(seq["frames"], rois, input_hw, nearest),
         "joints": roi.to_input(seq["joints"], rois, input_hw),
         "tracking_state": seq["tracking_state"],
+        "video_frames": seq["frames"],
+        "video_joints": seq["joints"],
     })
     length += len(seq["frames"])
     if length >= num_frames:
-      yield {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+      # One length for every stream: the JAX rollouts compile once.
+      cat = lambda k: np.concatenate([p[k] for p in parts])[:num_frames]
+      yield {
+          "frames": cat("frames"),
+          "joints": cat("joints"),
+          "tracking_state": cat("tracking_state"),
+          "video": {"frames": cat("video_frames"),
+                    "joints": cat("video_joints"),
+                    "tracking_state": cat("tracking_state")},
+      }
       count -= 1
       if not count:
         return
@@ -188,6 +265,27 @@ def jax_rollout(step, fmt):
   """
   run = jax.jit(lambda f: streaming.rollout(step, fmt, f, fmt.zeros()))
   return lambda frames: jax.device_get(run(frames[:, None]))
+
+
+def jax_tracked_rollout(trained):
+  """fn(frames [N, H, W, C] whole frames) -> the JAX tracked loop's outputs
+  (`tracking.rollout`, float32 state) from the zero state and the whole
+  frame, as an app starts a stream."""
+  config = trained.config
+  modality, _ = input_pipeline.modality(config)
+  input_hw = tuple(config.input.input_size)
+  fmt = streaming.state_format(trained.model, input_hw)
+  step = tracking.make_tracked_step(
+      trained.model, trained.variables, modality, config, fmt
+  )
+
+  def run(frames):
+    first = roi.whole_frame(frames.shape[1:3], input_hw, jax.numpy)
+    return tracking.rollout(step, fmt, frames, first, fmt.zeros(), input_hw,
+                            modality == "depth")
+
+  run = jax.jit(run)
+  return lambda frames: jax.device_get(run(frames))
 
 
 def representative_set(rollout, fmt, frames):
@@ -220,7 +318,11 @@ def _pck(pred, stream, thresholds):
 
 
 def verify(path, reference, streams, thresholds) -> dict:
-  """Runs the TFLite model beside the JAX rollouts of the same streams.
+  """Runs the TFLite model's `step` beside the JAX rollouts of the same
+  oracle crops.
+
+  The crops are the same for both, so differences are the step's numerics
+  alone, and state drift shows.
 
   Args:
     path: the .tflite (its sidecar beside it).
@@ -274,9 +376,62 @@ def verify(path, reference, streams, thresholds) -> dict:
   }
 
 
+def verify_tracked(path, reference, videos, thresholds) -> dict:
+  """Runs the TFLite tracked loop (`tracking.HostTracker`: crop, `step`,
+  `track`) beside the JAX tracked loop over the same whole-frame videos,
+  both from the whole frame and the zero state.
+
+  Each loop follows its own keypoints, so a difference in one frame's ROI
+  changes the next crop: this is what an app would see, drift and all.
+
+  Args:
+    path: the .tflite (its sidecar beside it).
+    reference: per video, `jax_tracked_rollout`'s outputs.
+    videos: whole frames [N, H, W, C], joints [N, J, 2] in frame pixels,
+      tracking_state.
+    thresholds: PCK thresholds.
+
+  Returns:
+    |keypoint difference| in frame pixels; the largest |ROI difference|
+    (cx, cy, height; frame pixels), the share of frames whose ROI differs
+    by more than 1 frame pixel, and the share whose lost decision differs;
+    the share of frames judged lost by each; and the PCK of both loops.
+  """
+  tracker = tracking.HostTracker(tflite_model.StreamingModel(path))
+  preds, rois, lost = [], [], []
+  for video in videos:
+    tracker.reset()
+    outs = [tracker(frame) for frame in video["frames"]]
+    preds.append(np.stack([o["keypoints"] for o in outs]))
+    rois.append(np.stack([o["roi"] for o in outs]))
+    lost.append(np.array([o["lost"] for o in outs]))
+  preds, rois, lost = map(np.concatenate, (preds, rois, lost))
+  cat = lambda k: np.concatenate([r[k][:, 0] for r in reference])
+  jax_pred, jax_rois, jax_lost = cat("keypoints"), cat("roi"), cat("lost")
+  kp = np.abs(preds - jax_pred)
+  roi_diff = np.abs(rois - jax_rois).max(axis=-1)
+  truth = {
+      k: np.concatenate([v[k] for v in videos])
+      for k in ("joints", "tracking_state")
+  }
+  return {
+      "frames": len(preds),
+      "keypoint_diff_frame_px_max": float(kp.max()),
+      "keypoint_diff_frame_px_mean": float(kp.mean()),
+      "roi_diff_px_max": float(roi_diff.max()),
+      "roi_differs_share": float(np.mean(roi_diff > 1.0)),
+      "lost_differs_share": float(np.mean(lost != jax_lost)),
+      "lost_share_tflite": float(np.mean(lost)),
+      "lost_share_jax": float(np.mean(jax_lost)),
+      "pck_tflite": _pck(preds, truth, thresholds),
+      "pck_jax": _pck(jax_pred, truth, thresholds),
+  }
+
+
 # ---------------------------------------------------------------- sidecar --
-def _tracking_sidecar(trained) -> dict:
-  """What the app's tracked loop needs (tracking.HostTracker reads it)."""
+def _tracking_sidecar(trained, fmt) -> dict:
+  """The tracker inside the `track` signature, for the record: an app runs
+  `track` and needs none of these numbers."""
   config = trained.config
   return {
       "follows_person": tracking.tracks(config),
@@ -284,30 +439,49 @@ def _tracking_sidecar(trained) -> dict:
           "margin", "min_height_fraction", "lost_threshold",
           "min_joint_confidence", "smoothing")},
       "warp_state": bool(config.model.warp_state),
+      "moves_state": tracking.moves_state(config, fmt),
       "cell_stride": trained.model.cell_stride,
   }
 
 
-def _crop_text(config, h, w) -> str:
-  """How an app makes the step's input from a camera frame."""
-  text = (
+def _crop_text(h, w) -> str:
+  """How an app makes the step's input from a camera frame and an ROI."""
+  return (
       f"the ROI (cx, cy, height) of the frame, width = height * {w}/{h}, "
-      f"resampled to {h}x{w}: input pixel (u, v) reads frame pixel "
-      f"(cx + (u - {(w - 1) / 2:g}) * height / {h}, "
-      f"cy + (v - {(h - 1) / 2:g}) * height / {h}), bilinear (colour) or "
-      "nearest (depth), 0 outside the frame. The first frame's ROI is the "
-      "whole frame: centred, height = max(frame height, frame width * "
-      f"{h}/{w})"
+      f"resampled to {h}x{w}, frame pixel centres at integers: input pixel "
+      f"(u, v) (column, row) reads the frame at x = cx + (u - "
+      f"{(w - 1) / 2:g}) * height / {h}, y = cy + (v - {(h - 1) / 2:g}) * "
+      f"height / {h}. Colour: bilinear, sum over frame pixels (i, j) of "
+      "max(0, 1 - |x - j|) * max(0, 1 - |y - i|) * frame[i, j], pixels "
+      "outside the frame 0 (OpenCV's warpAffine with INTER_LINEAR and "
+      "BORDER_CONSTANT 0 up to its fixed-point weights; "
+      "bodypose_jax.roi.affine gives the matrix). Depth: nearest, "
+      "frame[floor(y + 0.5), floor(x + 0.5)], 0 where that is outside the "
+      "frame. The first frame's ROI is the whole frame: cx = (frame width - "
+      "1) / 2, cy = (frame height - 1) / 2, height = max(frame height, "
+      f"frame width * {h}/{w}); every next one is `track`'s next_roi"
   )
-  if tracking.tracks(config):
-    text += (
-        "; every next ROI comes from this frame's keypoints and the state "
-        "is resampled onto it, by bodypose_jax.roi.next_roi and "
-        "roi.warp_grid (run by the app for now: not inside this step)"
-    )
-  else:
-    text += ", on every frame (this model sees the whole frame)"
-  return text
+
+
+def _app_loop(fmt, moves_state: bool) -> list[str]:
+  """The app's per-frame loop, in order."""
+  state = "state_*"
+  return [
+      f"start of a stream: {state} = init()" if fmt.names
+      else "start of a stream: no state (this model keeps none)",
+      "start of a stream: roi = the whole frame (formula in input.crop); "
+      "after that, roi comes only from track",
+      "every frame: crop = the frame cropped to roi (input.crop)",
+      f"out = step(frame=crop{', ' + state if fmt.names else ''})"
+      + (f"; {state} = out's {state}" if fmt.names else ""),
+      "t = track(keypoints=out.keypoints, confidences=out.confidences, "
+      f"roi=roi, frame_hw=[frame height, frame width]"
+      + (f", {state})" if moves_state else ")")
+      + (f"; {state} = t's {state} (on next_roi's grid)"
+         if moves_state else ""),
+      "the pose: t.keypoints (frame pixels), out.confidences",
+      "roi = t.next_roi (the whole frame again when t.lost)",
+  ]
 
 
 def sidecar(trained, variant, frame_shape, fmt, modality) -> dict:
@@ -326,8 +500,9 @@ def sidecar(trained, variant, frame_shape, fmt, modality) -> dict:
   stride = trained.model.head_stride
   grid = (-(-h // stride), -(-w // stride))
   j = skeleton.NUM_JOINTS
+  moves = tracking.moves_state(trained.config, fmt)
   return {
-      "format": "bodypose_jax streaming pose model, version 1",
+      "format": "bodypose_jax streaming pose model, version 2",
       "variant": variant,
       "trained": {
           "step": trained.step,  # None: untrained, for latency work
@@ -341,13 +516,14 @@ def sidecar(trained, variant, frame_shape, fmt, modality) -> dict:
           "modality": modality,
           "units": units,
           "normalisation": norm,
-          "crop": _crop_text(trained.config, h, w),
+          "crop": _crop_text(h, w),
       },
       "state": [
           {"name": f"state_{n}", "shape": list(s), "dtype": fmt.dtype.__name__}
           for n, s in zip(fmt.names, fmt.shapes)
       ],
-      "tracking": _tracking_sidecar(trained),
+      "tracking": _tracking_sidecar(trained, fmt),
+      "app_loop": _app_loop(fmt, moves),
       "state_int8_scales": (
           None if fmt.int8_scales is None else list(fmt.int8_scales)
       ),
@@ -358,8 +534,18 @@ def sidecar(trained, variant, frame_shape, fmt, modality) -> dict:
               else "absent: this model keeps no state"
           ),
           "step": (
-              "(frame, state) -> outputs and the next state; feed the "
-              "next state back unchanged"
+              "(frame, state) -> outputs on the crop and the next state; "
+              "feed the next state on unchanged"
+          ),
+          "track": (
+              "(keypoints, confidences, roi, frame_hw"
+              + (", state" if moves else "")
+              + ") -> keypoints in frame pixels, next_roi, lost"
+              + (", the state on next_roi's grid" if moves else "")
+              + "; float32 in every variant"
+              + (", the int8 state decoded and encoded with "
+                 "state_int8_scales inside" if moves and fmt.int8_scales
+                 else "")
           ),
       },
       "outputs": {
@@ -370,6 +556,22 @@ def sidecar(trained, variant, frame_shape, fmt, modality) -> dict:
           "confidences": {
               "shape": [1, j],
               "meaning": "probability mass of each joint's peak heatmap cell",
+          },
+          "track.keypoints": {
+              "shape": [1, j, 2],
+              "meaning": "(x, y) in frame pixels, pixel centres at integers",
+          },
+          "track.next_roi": {
+              "shape": [1, 3],
+              "meaning": "(cx, cy, height) in frame pixels: crop the next "
+                         "frame to it",
+          },
+          "track.lost": {
+              "shape": [1],
+              "meaning": (
+                  "bool: the mean confidence fell below the tracker's "
+                  "lost_threshold; next_roi is then the whole frame"
+              ),
           },
           "heatmaps": {
               "shape": [1, *grid, j],
@@ -427,6 +629,9 @@ def dataset_inputs(config, calibration_frames, verify_frames, verify_rollouts):
 def random_inputs(config, calibration_frames, verify_frames, verify_rollouts):
   """Noise frames without ground truth, for exporting an untrained model.
 
+  The whole frames of the tracked loop are twice the input's height and
+  three times its width: another aspect, so the first crop letterboxes.
+
   Returns:
     (streams, calibration frames), as `dataset_inputs`.
   """
@@ -434,16 +639,24 @@ def random_inputs(config, calibration_frames, verify_frames, verify_rollouts):
   low, high = (0.0, 255.0) if modality == "rgb" else (500.0, 4500.0)
   rng = np.random.default_rng(config.seed)
   j = skeleton.NUM_JOINTS
+  h, w = config.input.input_size
 
-  def frames(n):
-    shape = (n, *config.input.input_size, channels)
+  def frames(n, frame_hw=(h, w)):
+    shape = (n, *frame_hw, channels)
     return rng.uniform(low, high, shape).astype(np.float32)
+
+  def no_truth():
+    return {
+        "joints": np.zeros((verify_frames, j, 2), np.float32),
+        "tracking_state": np.zeros((verify_frames, j), np.int32),
+    }
 
   streams = [
       {
           "frames": frames(verify_frames),
-          "joints": np.zeros((verify_frames, j, 2), np.float32),
-          "tracking_state": np.zeros((verify_frames, j), np.int32),
+          **no_truth(),
+          "video": {"frames": frames(verify_frames, (2 * h, 3 * w)),
+                    **no_truth()},
       }
       for _ in range(verify_rollouts)
   ]
@@ -496,6 +709,7 @@ def export(
     state_margin=1.25,
     tolerance_px=0.05,
     tolerance_state=1e-3,
+    tolerance_lost=0.0,
 ) -> dict:
   """Converts, verifies and writes each variant.
 
@@ -508,6 +722,8 @@ def export(
     state_margin: int8 state range over the largest |state| in calibration.
     tolerance_px: largest mean keypoint difference a float32 model may have.
     tolerance_state: largest state difference a float32 model may have.
+    tolerance_lost: largest share of frames whose lost decision a float32
+      model's tracked loop may take otherwise than JAX's.
 
   Returns:
     The verification report, per variant.
@@ -521,21 +737,21 @@ def export(
   )
   float_rollout = jax_rollout(float_step, fmt_float)
   reference = [float_rollout(s["frames"]) for s in streams]
+  tracked_rollout = jax_tracked_rollout(trained)
+  videos = [s["video"] for s in streams]
+  tracked_reference = [tracked_rollout(v["frames"]) for v in videos]
   os.makedirs(out_dir, exist_ok=True)
   report = {"step": trained.step}
   thresholds = tuple(config.pck_thresholds)
   for variant in variants:
     t0 = time.perf_counter()
-    fmt, step_fn, representative = fmt_float, float_step, None
+    fmt, representative = fmt_float, None
     if variant == "int8":
       frames, states = representative_set(float_rollout, fmt_float, calibration)
       fmt = streaming.state_format(
           trained.model,
           config.input.input_size,
           streaming.int8_scales_for(states, state_margin),
-      )
-      step_fn = streaming.make_step(
-          trained.model, trained.variables, modality, config.input, fmt
       )
 
       def representative():
@@ -546,13 +762,16 @@ def export(
               **{f"state_{n}": s for n, s in zip(fmt.names, encoded)},
           }
 
-    model_bytes = convert(step_fn, frame_shape, fmt, variant, representative)
+    model_bytes = convert_trained(trained, fmt, variant, representative)
     path = os.path.join(out_dir, f"pose_{variant}.tflite")
     meta = sidecar(trained, variant, frame_shape, fmt, modality)
     # Verified under a temporary name: a rejected model never takes the
     # place of a good one from an earlier export.
     unverified = write_model(path + ".unverified", model_bytes, meta)
     result = verify(unverified, reference, streams, thresholds)
+    result["tracked"] = verify_tracked(
+        unverified, tracked_reference, videos, thresholds
+    )
     result["size_bytes"] = len(model_bytes)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     report[variant] = result
@@ -561,13 +780,16 @@ def export(
     if variant == "float32" and (
         result["keypoint_diff_px_mean"] > tolerance_px
         or result["state_diff_max"] > tolerance_state
+        or result["tracked"]["lost_differs_share"] > tolerance_lost
     ):
       raise ValueError(
           f"float32 TFLite diverges from JAX: mean keypoint difference "
           f"{result['keypoint_diff_px_mean']:.4f} px (tolerance "
           f"{tolerance_px}), max state difference "
-          f"{result['state_diff_max']:.2e} (tolerance {tolerance_state}). "
-          f"{path} was not written."
+          f"{result['state_diff_max']:.2e} (tolerance {tolerance_state}), "
+          "share of frames whose tracker's lost decision differs "
+          f"{result['tracked']['lost_differs_share']:.3f} (tolerance "
+          f"{tolerance_lost}). {path} was not written."
       )
     write_model(path, model_bytes, {**meta, "verification": result})
     logging.info("Wrote %s (%.2f MB).", path, len(model_bytes) / 1e6)
@@ -628,6 +850,12 @@ def _define_flags():
       1e-3,
       "Largest |state difference| a float32 export may have.",
   )
+  flags.DEFINE_float(
+      "float32_tolerance_lost",
+      0.0,
+      "Largest share of frames whose lost decision a float32 export's "
+      "tracked loop may take otherwise than JAX's.",
+  )
 
 
 def main(argv):
@@ -668,6 +896,7 @@ def main(argv):
       FLAGS.state_margin,
       FLAGS.float32_tolerance_px,
       FLAGS.float32_tolerance_state,
+      FLAGS.float32_tolerance_lost,
   )
 
 

@@ -1,8 +1,10 @@
 """Runs an exported streaming pose model with the TFLite interpreter.
 
-The model file has two signatures: `init() -> state` and
-`step(frame, state) -> (keypoints, confidences, heatmaps, state)`; the JSON
-sidecar beside it (same name, `.json`) says what the tensors mean.
+The model file has three signatures: `init() -> state`,
+`step(frame, state) -> (keypoints, confidences, heatmaps, state)` on the crop,
+and `track(keypoints, confidences, roi, frame_hw[, state]) -> (keypoints,
+next_roi, lost[, state])`, the tracker in frame pixels; the JSON sidecar
+beside it (same name, `.json`) says what the tensors mean.
 """
 
 import json
@@ -22,6 +24,7 @@ class StreamingModel:
   Attributes:
     sidecar: the export's metadata (input size, modality, joints, ...).
     state_names: the step's state inputs, e.g. ('state_h',).
+    track_state_names: those `track` takes and returns too.
   """
 
   def __init__(self, path: str, num_threads: int | None = None):
@@ -45,6 +48,17 @@ class StreamingModel:
         if self.state_names
         else dict
     )
+    signatures = self._interpreter.get_signature_list()
+    self._track = None
+    # The state `track` moves onto the next ROI: all of it for a model that
+    # follows the person with a state, none otherwise.
+    self.track_state_names = ()
+    if "track" in signatures:
+      self._track = self._interpreter.get_signature_runner("track")
+      self.track_state_names = tuple(
+          n for n in self.state_names if n in signatures["track"]["inputs"]
+      )
+    self._path = path
     self.reset()
 
   @property
@@ -80,6 +94,43 @@ class StreamingModel:
     out = self._step(frame=frame, **self.state)
     self.state = {k: out[k] for k in self.state_names}
     return {k: v[0] for k, v in out.items()}
+
+  def track(self, keypoints, confidences, roi, frame_hw) -> dict:
+    """Runs the `track` signature on a step's outputs; keeps the state it
+    moves onto the next ROI, if it moves it.
+
+    Args:
+      keypoints: [J, 2] the step's, input pixels of the crop of `roi`.
+      confidences: [J] the step's.
+      roi: [3] (cx, cy, height) the frame was cropped with, frame pixels.
+      frame_hw: (height, width) of the frame in pixels.
+
+    Returns:
+      keypoints [J, 2] in frame pixels, next_roi [3] float32 and lost
+      (bool): the next frame's ROI and whether tracking was judged lost.
+
+    Raises:
+      ValueError: for a model exported before `track` existed.
+    """
+    if self._track is None:
+      raise ValueError(
+          f"{self._path} has no `track` signature (exported before the "
+          "tracker moved into the model); export it again."
+      )
+    state = {k: self.state[k] for k in self.track_state_names}
+    out = self._track(
+        keypoints=np.asarray(keypoints, np.float32)[None],
+        confidences=np.asarray(confidences, np.float32)[None],
+        roi=np.asarray(roi, np.float32)[None],
+        frame_hw=np.asarray(frame_hw, np.float32),
+        **state,
+    )
+    self.state.update({k: out[k] for k in state})
+    return {
+        "keypoints": out["keypoints"][0],
+        "next_roi": out["next_roi"][0],
+        "lost": bool(out["lost"][0]),
+    }
 
   def float_state(self) -> dict:
     """The current state in real units (int8 states times their scale)."""

@@ -7,6 +7,11 @@ model's input; every next ROI comes from the current keypoints
 ROI moves or rescales, the step brings the state onto the next ROI's grid
 (`roi.warp_grid`) before handing it back: the app only crops.
 
+The tracked step is the streaming step followed by `make_track`, the
+tracker alone; the export converts the two apart (`step` and `track`
+signatures), so that the tracker stays float32 when the step is int8, and
+`HostTracker` runs them around the host's crop as an app does.
+
 `rollout` runs the same loop over a whole video in one `lax.scan`, cropping
 with `roi.crop` (the training pipeline crops with TensorFlow's projective
 transform; a test holds the two equal).
@@ -17,7 +22,6 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from bodypose_jax import models
@@ -62,6 +66,60 @@ def crop_video(frames, rois, input_hw, nearest: bool):
   return np.asarray(crop(frames, rois))
 
 
+def moves_state(config, fmt: streaming.StateFormat) -> bool:
+  """Whether the tracker brings the state onto the next ROI's grid: models
+  that follow the person and warp a state they have. A whole-frame model's
+  grid never moves."""
+  return tracks(config) and bool(config.model.warp_state) and bool(fmt.names)
+
+
+def make_track(config, cell_stride: int, fmt: streaming.StateFormat
+               ) -> Callable:
+  """The tracker's half of the tracked step, after the model: a pure
+  function of the step's outputs, exported as the `track` signature.
+
+  Args:
+    config: the run's config (`input.input_size`, `tracking`, the crop mode,
+      `model.warp_state`).
+    cell_stride: input pixels per cell of the recurrent state's grid.
+    fmt: the state's boundary format (int8 states are decoded, warped and
+      encoded again with the same fixed scales).
+
+  Returns:
+    track(keypoints, confidences, roi, frame_hw, *state, next_roi=None)
+    -> dict with keypoints [1, J, 2] in frame pixels; next_roi [1, 3] (the
+    tracker's, or `next_roi` when given: an oracle's); lost [1] bool, whether
+    the mean confidence fell below `tracking.lost_threshold` (next_roi is
+    then the whole frame); and, when `moves_state(config, fmt)`, one
+    `state_<name>` per state tensor on next_roi's grid, in `fmt`.
+    keypoints [1, J, 2] are the step's, in input pixels of the crop of `roi`
+    [1, 3]; confidences [1, J]; frame_hw [2] (height, width) of the frame in
+    pixels; state is given exactly when `moves_state`.
+  """
+  input_hw = tuple(config.input.input_size)
+  names = tuple(f"state_{n}" for n in fmt.names)
+  follows, moves = tracks(config), moves_state(config, fmt)
+
+  def track(keypoints, confidences, roi_, frame_hw, *state, next_roi=None):
+    frame_hw = (frame_hw[0], frame_hw[1])
+    keypoints = roi.to_frame(keypoints, roi_, input_hw)
+    fitted, lost = roi.next_roi(keypoints, confidences, roi_, frame_hw,
+                                input_hw, config.tracking, jnp)
+    if next_roi is None:
+      # A whole-frame model's next ROI is the whole frame, of this frame.
+      next_roi = fitted if follows else jnp.broadcast_to(
+          roi.whole_frame(frame_hw, input_hw, jnp), roi_.shape)
+    out = {"keypoints": keypoints, "next_roi": next_roi, "lost": lost}
+    if moves:
+      out.update(zip(names, fmt.encode([
+          roi.warp_grid(x, roi_, next_roi, input_hw, cell_stride, jnp)
+          for x in fmt.decode(state)
+      ])))
+    return out
+
+  return track
+
+
 def make_tracked_step(
     model: models.PoseNet,
     variables,
@@ -69,7 +127,7 @@ def make_tracked_step(
     config,
     fmt: streaming.StateFormat,
 ) -> Callable:
-  """The tracked step as a pure function.
+  """The tracked step as a pure function: the streaming step, then `track`.
 
   Returns:
     step(crop, roi, frame_hw, *state, next_roi=None) -> dict with
@@ -80,32 +138,18 @@ def make_tracked_step(
     crop is [1, h, w, C] in sensor units, cut from the frame by `roi` [1, 3];
     frame_hw is [2] (height, width) of the frame in pixels.
   """
-  input_hw = tuple(config.input.input_size)
   core = streaming.make_step(model, variables, modality, config.input, fmt)
+  track = make_track(config, model.cell_stride, fmt)
   names = tuple(f"state_{n}" for n in fmt.names)
-  warp = config.model.warp_state
+  moves = moves_state(config, fmt)
 
   def step(crop_, roi_, frame_hw, *state, next_roi=None):
     out = core(crop_, *state)
-    keypoints = roi.to_frame(out["keypoints"], roi_, input_hw)
-    fitted, lost = roi.next_roi(keypoints, out["confidences"], roi_,
-                                (frame_hw[0], frame_hw[1]), input_hw,
-                                config.tracking, jnp)
-    if next_roi is None:
-      next_roi = fitted if tracks(config) else roi_
     new_state = tuple(out[k] for k in names)
-    if warp:
-      new_state = fmt.encode([
-          roi.warp_grid(x, roi_, next_roi, input_hw, model.cell_stride, jnp)
-          for x in fmt.decode(new_state)
-      ])
-    return {
-        "keypoints": keypoints,
-        "confidences": out["confidences"],
-        "next_roi": next_roi,
-        "lost": lost,
-        **dict(zip(names, new_state)),
-    }
+    tracked = track(out["keypoints"], out["confidences"], roi_, frame_hw,
+                    *(new_state if moves else ()), next_roi=next_roi)
+    return {**dict(zip(names, new_state)), **tracked,
+            "confidences": out["confidences"]}
 
   return step
 
@@ -153,28 +197,24 @@ def rollout(step: Callable, fmt, frames, first_roi, state, input_hw,
 
 
 class HostTracker:
-  """The tracked loop around an exported step, run on the host (NumPy).
+  """The tracked loop around an exported model, as an app runs it.
 
-  The exported step takes a crop; the tracker's rule and the state warp
-  run here with the `roi` functions the JAX step uses, configured by the
-  model's sidecar (`tracking`). A sidecar without it is a whole-frame model.
+  Per frame: crop the frame to the ROI (the whole frame first), run the
+  model's `step` on the crop, then its `track` signature, which maps the
+  keypoints to frame pixels, decides the next ROI and brings the state onto
+  it. The host only crops, so evaluating or demoing a model exercises the
+  tracker that ships inside it.
 
   Attributes:
     roi: the ROI the next frame is cropped with (None before the first).
-    model_seconds: how long the last frame's model call took.
+    model_seconds: how long the last frame's `step` and `track` took.
+    nearest: whether crops sample the nearest pixel (depth) or bilinear.
   """
 
   def __init__(self, model):
-    """model: a `tflite_model.StreamingModel`."""
+    """model: a `tflite_model.StreamingModel` with a `track` signature."""
     self._model = model
-    side = model.sidecar
-    tracking = side.get("tracking", {})
-    self._follows = tracking.get("follows_person", False)
-    self._warp = tracking.get("warp_state", False) and model.state_names
-    self._cell_stride = tracking.get("cell_stride")
-    self._rule = ml_collections.ConfigDict(tracking.get("rule", {}))
-    self._scales = side["state_int8_scales"]
-    self.nearest = side["input"]["modality"] == "depth"
+    self.nearest = model.sidecar["input"]["modality"] == "depth"
     self.roi = None
     self.model_seconds = 0.0
 
@@ -187,14 +227,6 @@ class HostTracker:
     self._model.reset()
     self.roi = None
 
-  def _warp_state(self, roi_from, roi_to):
-    for i, (name, x) in enumerate(self._model.float_state().items()):
-      x = roi.warp_grid(x, roi_from[None], roi_to[None], self.input_hw,
-                        self._cell_stride)
-      if self._scales is not None:
-        x = np.clip(np.round(x / self._scales[i]), -127, 127)
-      self._model.state[name] = x.astype(self._model.state[name].dtype)
-
   def __call__(self, frame, crop_fn: Callable | None = None) -> dict:
     """Runs one frame [H, W, C] (sensor units).
 
@@ -203,7 +235,7 @@ class HostTracker:
       crop_fn: fn(frame, roi) -> [h, w, C] float32 crop; default `roi.crop`.
 
     Returns:
-      keypoints [J, 2] and confidences [J] in frame pixels, the frame's roi
+      keypoints [J, 2] in frame pixels and confidences [J], the frame's roi
       [3], lost (whether the next frame starts from the whole frame again)
       and the model's heatmaps [gh, gw, J] on the crop.
     """
@@ -217,14 +249,10 @@ class HostTracker:
       crop = crop_fn(frame, current)
     tick = time.perf_counter()
     out = self._model(crop)
+    tracked = self._model.track(out["keypoints"], out["confidences"],
+                                current, frame_hw)
     self.model_seconds = time.perf_counter() - tick
-    points = roi.to_frame(out["keypoints"], current, self.input_hw)
-    following, lost = current, False
-    if self._follows:
-      following, lost = roi.next_roi(points, out["confidences"], current,
-                                     frame_hw, self.input_hw, self._rule)
-    if self._warp:
-      self._warp_state(current, following)
-    self.roi = np.asarray(following, np.float32)
-    return {"keypoints": points, "confidences": out["confidences"],
-            "roi": current, "lost": bool(lost), "heatmaps": out["heatmaps"]}
+    self.roi = tracked["next_roi"]
+    return {"keypoints": tracked["keypoints"],
+            "confidences": out["confidences"], "roi": current,
+            "lost": tracked["lost"], "heatmaps": out["heatmaps"]}

@@ -81,13 +81,10 @@ def tiny_export(tmp_path_factory):
     _, channels = input_pipeline.modality(trained.config)
     frame_shape = (1, *trained.config.input.input_size, channels)
     fmt = streaming.state_format(trained.model, frame_shape[1:3])
-    step = streaming.make_step(
-        trained.model, trained.variables, modality, trained.config.input, fmt
-    )
     path = str(out / f"{modality}_{cell}.tflite")
     export.write_model(
         path,
-        export.convert(step, frame_shape, fmt, "float32"),
+        export.convert_trained(trained, fmt, "float32"),
         export.sidecar(trained, "float32", frame_shape, fmt, modality),
     )
     return path, trained

@@ -6,13 +6,17 @@ import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from bodypose_jax import export
+from bodypose_jax import roi
+from bodypose_jax import skeleton
 from bodypose_jax import streaming
 from bodypose_jax import tflite_model
+from bodypose_jax import tracking
 from bodypose_jax import workdir
 from configs import default
 from real_samples import REPO
@@ -64,11 +68,16 @@ def test_signatures_and_sidecar(tiny_export):
       "keypoints",
       "state_h",
   ]
+  assert sorted(signatures["track"]["inputs"]) == [
+      "confidences", "frame_hw", "keypoints", "roi", "state_h"]
+  assert sorted(signatures["track"]["outputs"]) == [
+      "keypoints", "lost", "next_roi", "state_h"]
   with open(tflite_model.sidecar_path(path)) as f:
     meta = json.load(f)
   assert meta["input"]["shape"] == [1, *trained.config.input.input_size, 3]
   assert len(meta["joints"]) == 25 and meta["bones"][0] == [0, 1]
   assert "mirror" in meta and "crop" in meta["input"]
+  assert meta["tracking"]["moves_state"] and "track(" in meta["app_loop"][4]
   # The heatmap grid is the model's own: its stride, and the shape it gives.
   stride = trained.model.head_stride
   assert stride == trained.config.model.head_stride
@@ -191,3 +200,117 @@ def test_int8_convlstm_carries_two_int8_states(tmp_path):
   assert len(scales) == 2 and all(s > 0 for s in scales)
   model(streams[0]["frames"][0])
   assert all(v.dtype == np.int8 for v in model.state.values())
+
+
+# ------------------------------------------------------------- tracking --
+def _untrained(mode="roi", lost_threshold=None, cell="gru"):
+  """An untrained :smoke rgb model, its crop mode and tracker set."""
+  config = default.get_config()
+  config.model.cell = cell
+  config = default.apply_variant(config, "smoke", "rgb")
+  config.input.crop.mode = mode
+  if lost_threshold is not None:
+    config.tracking.lost_threshold = lost_threshold
+  return export.untrained(config)
+
+
+def _int8_format(trained):
+  """An int8 state format with a fixed scale, and a representative set."""
+  input_hw = trained.config.input.input_size
+  fmt = streaming.state_format(trained.model, input_hw, int8_scales=(0.02,))
+
+  def representative():
+    for frame in _frames(trained, 4):
+      yield {"frame": frame[None], **dict(zip(
+          (f"state_{n}" for n in fmt.names), fmt.zeros()))}
+
+  return fmt, representative
+
+
+@pytest.mark.parametrize("variant", ["float32", "int8"])
+def test_track_signature_is_the_jax_rule(tmp_path, variant):
+  trained = _untrained()
+  config, input_hw = trained.config, trained.config.input.input_size
+  fmt, representative = (
+      _int8_format(trained) if variant == "int8" else
+      (streaming.state_format(trained.model, input_hw), None))
+  path = str(tmp_path / "pose.tflite")
+  frame_shape = (1, *input_hw, 3)
+  export.write_model(
+      path, export.convert_trained(trained, fmt, variant, representative),
+      export.sidecar(trained, variant, frame_shape, fmt, "rgb"))
+  interpreter = tf.lite.Interpreter(model_path=path)
+  track = interpreter.get_signature_runner("track")
+  rng = np.random.default_rng(0)
+  j = skeleton.NUM_JOINTS
+  frame_hw = np.array([480.0, 640.0], np.float32)
+  current = np.array([[301.3, 207.8, 150.0]], np.float32)
+  keypoints = rng.uniform(0, input_hw[1], (1, j, 2)).astype(np.float32)
+  state = rng.normal(0, 1, fmt.shapes[0]).astype(np.float32)
+  if variant == "int8":
+    state = np.asarray(fmt.encode((state,))[0])
+  for confidence in (0.5, 0.001):  # followed, then lost
+    confidences = rng.uniform(0, 2 * confidence, (1, j)).astype(np.float32)
+    got = track(keypoints=keypoints, confidences=confidences, roi=current,
+                frame_hw=frame_hw, state_h=state)
+    points = roi.to_frame(keypoints, current, input_hw)
+    want_roi, want_lost = roi.next_roi(
+        jnp.asarray(points), jnp.asarray(confidences), jnp.asarray(current),
+        tuple(frame_hw), input_hw, config.tracking, jnp)
+    (warped,) = fmt.decode((state,))
+    warped = roi.warp_grid(jnp.asarray(warped), jnp.asarray(current),
+                           want_roi, input_hw, trained.model.cell_stride, jnp)
+    (want_state,) = fmt.encode((warped,))
+    np.testing.assert_allclose(got["keypoints"], points, rtol=1e-6)
+    np.testing.assert_allclose(got["next_roi"], want_roi, rtol=1e-6)
+    np.testing.assert_array_equal(got["lost"], [confidence < 0.01])
+    assert got["state_h"].dtype == fmt.dtype
+    # int8: at most one step apart, where float rounding meets a half step.
+    np.testing.assert_allclose(got["state_h"].astype(np.float32),
+                               np.asarray(want_state, np.float32),
+                               atol=1.0 if variant == "int8" else 1e-5)
+  np.testing.assert_allclose(
+      got["next_roi"][0], roi.whole_frame(tuple(frame_hw), input_hw))
+
+
+@pytest.mark.parametrize("mode", ["roi", "frame"])
+def test_host_tracker_on_tflite_is_the_jax_tracked_rollout(tmp_path, mode):
+  # Lost threshold 0: the untrained model's pose is followed, so the ROI
+  # and the state move every frame.
+  trained = _untrained(mode, lost_threshold=0.0)
+  config, input_hw = trained.config, tuple(trained.config.input.input_size)
+  fmt = streaming.state_format(trained.model, input_hw)
+  path = str(tmp_path / "pose.tflite")
+  export.write_model(
+      path, export.convert_trained(trained, fmt, "float32"),
+      export.sidecar(trained, "float32", (1, *input_hw, 3), fmt, "rgb"))
+  model = tflite_model.StreamingModel(path)
+  assert model.track_state_names == (("state_h",) if mode == "roi" else ())
+  tracker = tracking.HostTracker(model)
+  frames = np.random.default_rng(1).uniform(
+      0, 255, (6, 2 * input_hw[0], 3 * input_hw[1], 3)).astype(np.float32)
+  outs = [tracker(frame) for frame in frames]
+  ref = jax.device_get(export.jax_tracked_rollout(trained)(frames))
+  rois = np.stack([o["roi"] for o in outs])
+  np.testing.assert_allclose(rois, ref["roi"][:, 0], atol=1e-2)
+  np.testing.assert_allclose(np.stack([o["keypoints"] for o in outs]),
+                             ref["keypoints"][:, 0], atol=1e-2)
+  np.testing.assert_array_equal([o["lost"] for o in outs], ref["lost"][:, 0])
+  whole = roi.whole_frame(frames.shape[1:3], input_hw)
+  moved = np.abs(rois - whole).max(axis=-1) > 1.0
+  assert moved[1:].all() if mode == "roi" else not moved.any()
+
+
+def test_a_model_without_track_says_so(tmp_path):
+  trained = _untrained()
+  input_hw = trained.config.input.input_size
+  fmt = streaming.state_format(trained.model, input_hw)
+  step = streaming.make_step(trained.model, trained.variables, "rgb",
+                             trained.config.input, fmt)
+  path = str(tmp_path / "old.tflite")
+  export.write_model(
+      path, export.convert(step, (1, *input_hw, 3), fmt, "float32"),
+      export.sidecar(trained, "float32", (1, *input_hw, 3), fmt, "rgb"))
+  tracker = tracking.HostTracker(tflite_model.StreamingModel(path))
+  with pytest.raises(ValueError, match="no `track` signature.*again"):
+    tracker(np.zeros((*input_hw, 3), np.float32))
