@@ -53,9 +53,10 @@ class JaxPredictor:
 
   `rois='tracked'` follows the person from a whole-frame start, as an app
   does (with the double take on whole-frame views when
-  `tracking.refines(config)`); `'oracle'` crops every frame with the ROI that bounds the previous
-  frame's ground truth (a perfect tracker). Models that see the whole frame
-  (`crop.mode='frame'`) take the whole frame either way.
+  `tracking.refines(config)`); `'oracle'` crops every frame with the ROI
+  that bounds the previous frame's ground truth (a perfect tracker), and
+  never refines. Models that see the whole frame (`crop.mode='frame'`) take
+  the whole frame either way.
   """
 
   def __init__(self, trained: workdir_lib.Trained, rois: str = "tracked",

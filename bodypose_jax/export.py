@@ -13,12 +13,13 @@ TensorFlow select ops fails the export. An app crops each frame to an ROI,
 runs `step` on the crop and `track` on its outputs, which gives the keypoints
 in frame pixels, the next ROI and the state moved onto it; a whole-frame
 view gets a second pass on the ROI found (the double take; the sidecar's
-`app_loop` spells the loop out). The int8 model's step is fully quantised from a representative
-set of training frames paired with the states a JAX rollout meets on them;
-its `track` stays float32, as ROI coordinates need. Each variant is verified
-twice: its step on oracle crops beside the JAX step, and its tracked loop
-beside the JAX tracked loop on whole frames. A float32 model whose rollouts
-diverge from JAX beyond the tolerance flags is not written.
+`app_loop` spells the loop out). The int8 model's step is fully quantised
+from a representative set of training frames paired with the states a JAX
+rollout meets on them; its `track` stays float32, as ROI coordinates need.
+Each variant is verified twice: its step on oracle crops beside the JAX
+step, and its tracked loop beside the JAX tracked loop on whole frames. A
+float32 model whose rollouts diverge from JAX beyond the tolerance flags is
+not written.
 
 For latency work on an architecture nobody has trained yet:
 
