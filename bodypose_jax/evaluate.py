@@ -52,9 +52,11 @@ class JaxPredictor:
   """The checkpoint's tracked streaming step over whole videos.
 
   `rois='tracked'` follows the person from a whole-frame start, as an app
-  does; `'oracle'` crops every frame with the ROI that bounds the previous
-  frame's ground truth (a perfect tracker). Models that see the whole frame
-  (`crop.mode='frame'`) take the whole frame either way.
+  does (with the double take on whole-frame views when
+  `tracking.refines(config)`); `'oracle'` crops every frame with the ROI
+  that bounds the previous frame's ground truth (a perfect tracker), and
+  never refines. Models that see the whole frame (`crop.mode='frame'`) take
+  the whole frame either way.
   """
 
   def __init__(self, trained: workdir_lib.Trained, rois: str = "tracked",
@@ -69,13 +71,18 @@ class JaxPredictor:
     step = tracking.make_tracked_step(
         trained.model, trained.variables, modality, config, self._fmt
     )
+    refine = None
+    if tracking.refines(config):
+      refine = tracking.make_move_state(config, trained.model.cell_stride,
+                                        self._fmt)
     names = tuple(f"state_{n}" for n in self._fmt.names)
     self._chunk = chunk
     nearest = modality == "depth"
 
-    def run(frames, first_roi, state, rois):
+    def run(frames, first_roi, state, rois, first_whole):
       outs = tracking.rollout(step, self._fmt, frames, first_roi, state,
-                              self._input_hw, nearest, rois)
+                              self._input_hw, nearest, rois, refine,
+                              first_whole)
       return (outs["keypoints"][:, 0], outs["lost"][:, 0],
               outs["next_roi"][-1, 0], tuple(outs[k][-1] for k in names))
 
@@ -95,6 +102,7 @@ class JaxPredictor:
       oracle = tracking.oracle_rois(video["joints"], video["tracking_state"],
                                     frames.shape[1:3], self._config)
     keypoints, lost = [], []
+    whole = True  # the next chunk starts from a whole-frame view
     for start in range(0, n, self._chunk):
       part = frames[start : start + self._chunk]
       pad = self._chunk - len(part)
@@ -109,10 +117,11 @@ class JaxPredictor:
         rois = np.concatenate(
             [rois, np.repeat(rois[-1:], self._chunk + 1 - len(rois), 0)]
         )
-      kp, lost_, last_roi, state = self._run(part, current, state, rois)
+      kp, lost_, last_roi, state = self._run(part, current, state, rois,
+                                             whole)
       keypoints.append(np.asarray(kp)[: self._chunk - pad])
       lost.append(np.asarray(lost_)[: self._chunk - pad])
-      current = np.asarray(last_roi)
+      current, whole = np.asarray(last_roi), lost[-1][-1]
     return np.concatenate(keypoints), np.concatenate(lost)
 
 

@@ -11,13 +11,15 @@ The step (streaming.py) and the tracker (tracking.make_track) go through
 jax2tf and TFLiteConverter with builtin ops only; a graph that would need
 TensorFlow select ops fails the export. An app crops each frame to an ROI,
 runs `step` on the crop and `track` on its outputs, which gives the keypoints
-in frame pixels, the next ROI and the state moved onto it (the sidecar's
-`app_loop`). The int8 model's step is fully quantised from a representative
-set of training frames paired with the states a JAX rollout meets on them;
-its `track` stays float32, as ROI coordinates need. Each variant is verified
-twice: its step on oracle crops beside the JAX step, and its tracked loop
-beside the JAX tracked loop on whole frames. A float32 model whose rollouts
-diverge from JAX beyond the tolerance flags is not written.
+in frame pixels, the next ROI and the state moved onto it; a whole-frame
+view gets a second pass on the ROI found (the double take; the sidecar's
+`app_loop` spells the loop out). The int8 model's step is fully quantised
+from a representative set of training frames paired with the states a JAX
+rollout meets on them; its `track` stays float32, as ROI coordinates need.
+Each variant is verified twice: its step on oracle crops beside the JAX
+step, and its tracked loop beside the JAX tracked loop on whole frames. A
+float32 model whose rollouts diverge from JAX beyond the tolerance flags is
+not written.
 
 For latency work on an architecture nobody has trained yet:
 
@@ -270,7 +272,8 @@ def jax_rollout(step, fmt):
 def jax_tracked_rollout(trained):
   """fn(frames [N, H, W, C] whole frames) -> the JAX tracked loop's outputs
   (`tracking.rollout`, float32 state) from the zero state and the whole
-  frame, as an app starts a stream."""
+  frame, as an app starts a stream, with the double take on whole-frame
+  views when `tracking.refines(config)`."""
   config = trained.config
   modality, _ = input_pipeline.modality(config)
   input_hw = tuple(config.input.input_size)
@@ -278,11 +281,14 @@ def jax_tracked_rollout(trained):
   step = tracking.make_tracked_step(
       trained.model, trained.variables, modality, config, fmt
   )
+  refine = None
+  if tracking.refines(config):
+    refine = tracking.make_move_state(config, trained.model.cell_stride, fmt)
 
   def run(frames):
     first = roi.whole_frame(frames.shape[1:3], input_hw, jax.numpy)
     return tracking.rollout(step, fmt, frames, first, fmt.zeros(), input_hw,
-                            modality == "depth")
+                            modality == "depth", refine=refine)
 
   run = jax.jit(run)
   return lambda frames: jax.device_get(run(frames))
@@ -441,6 +447,8 @@ def _tracking_sidecar(trained, fmt) -> dict:
       "warp_state": bool(config.model.warp_state),
       "moves_state": tracking.moves_state(config, fmt),
       "cell_stride": trained.model.cell_stride,
+      # The app's loop follows this one (app_loop's double take).
+      "refine_whole_frame": tracking.refines(config),
   }
 
 
@@ -463,22 +471,41 @@ def _crop_text(h, w) -> str:
   )
 
 
-def _app_loop(fmt, moves_state: bool) -> list[str]:
+def _app_loop(fmt, moves_state: bool, refine: bool) -> list[str]:
   """The app's per-frame loop, in order."""
   state = "state_*"
-  return [
+  track_state = f", {state})" if moves_state else ")"
+  loop = [
       f"start of a stream: {state} = init()" if fmt.names
       else "start of a stream: no state (this model keeps none)",
       "start of a stream: roi = the whole frame (formula in input.crop); "
       "after that, roi comes only from track",
       "every frame: crop = the frame cropped to roi (input.crop)",
-      f"out = step(frame=crop{', ' + state if fmt.names else ''})"
+      (f"incoming = {state}; " if refine and fmt.names else "")
+      + f"out = step(frame=crop{', ' + state if fmt.names else ''})"
       + (f"; {state} = out's {state}" if fmt.names else ""),
       "t = track(keypoints=out.keypoints, confidences=out.confidences, "
-      f"roi=roi, frame_hw=[frame height, frame width]"
-      + (f", {state})" if moves_state else ")")
+      "roi=roi, frame_hw=[frame height, frame width]" + track_state
       + (f"; {state} = t's {state} (on next_roi's grid)"
          if moves_state else ""),
+  ]
+  if refine:
+    # The double take (tracking.py): the whole frame finds the person, a
+    # crop of the same frame around them places the joints.
+    moved = ""
+    if moves_state:
+      moved = (
+          f"{state} = track(keypoints=out.keypoints, confidences="
+          "out.confidences, roi=roi, frame_hw=[frame height, frame width], "
+          f"incoming)'s {state} (the incoming state on t.next_roi's grid); ")
+    elif fmt.names:
+      moved = f"{state} = incoming; "
+    loop.append(
+        "double take, when roi was the whole frame (the stream's first "
+        "frame, or a frame after t.lost) and not t.lost: " + moved
+        + "roi = t.next_roi; crop = the same frame cropped to roi; then "
+        "step and track again as above (out and t are the second pass's)")
+  return loop + [
       "the pose: t.keypoints (frame pixels), out.confidences",
       "roi = t.next_roi (the whole frame again when t.lost)",
   ]
@@ -523,7 +550,7 @@ def sidecar(trained, variant, frame_shape, fmt, modality) -> dict:
           for n, s in zip(fmt.names, fmt.shapes)
       ],
       "tracking": _tracking_sidecar(trained, fmt),
-      "app_loop": _app_loop(fmt, moves),
+      "app_loop": _app_loop(fmt, moves, tracking.refines(trained.config)),
       "state_int8_scales": (
           None if fmt.int8_scales is None else list(fmt.int8_scales)
       ),

@@ -7,6 +7,14 @@ model's input; every next ROI comes from the current keypoints
 ROI moves or rescales, the step brings the state onto the next ROI's grid
 (`roi.warp_grid`) before handing it back: the app only crops.
 
+A whole-frame view is good enough to find the person, not to place joints
+(at the input's size the person is small), so with
+`config.tracking.refine_whole_frame` such a frame gets a double take, as a
+detector hands a landmark model its box: the step runs again on the same
+frame cropped to the ROI the first pass found, from the state that came into
+the frame moved onto that ROI, and the second pass gives the frame's pose,
+next ROI and state. A first pass that judges the frame lost is kept.
+
 The tracked step is the streaming step followed by `make_track`, the
 tracker alone; the export converts the two apart (`step` and `track`
 signatures), so that the tracker stays float32 when the step is int8, and
@@ -73,6 +81,32 @@ def moves_state(config, fmt: streaming.StateFormat) -> bool:
   return tracks(config) and bool(config.model.warp_state) and bool(fmt.names)
 
 
+def refines(config) -> bool:
+  """Whether whole-frame views get a double take: models that follow the
+  person, with `tracking.refine_whole_frame` (a whole-frame model sees every
+  frame whole, and at one scale)."""
+  return tracks(config) and bool(config.tracking.refine_whole_frame)
+
+
+def make_move_state(config, cell_stride: int, fmt: streaming.StateFormat
+                    ) -> Callable:
+  """fn(state, roi_from [1, 3], roi_to [1, 3]) -> the state (a tuple in
+  `fmt`) on `roi_to`'s grid, as `make_track` moves it; unchanged when
+  `moves_state(config, fmt)` is False (int8 states are decoded, warped and
+  encoded again)."""
+  input_hw = tuple(config.input.input_size)
+  if not moves_state(config, fmt):
+    return lambda state, roi_from, roi_to: tuple(state)
+
+  def move(state, roi_from, roi_to):
+    return tuple(fmt.encode([
+        roi.warp_grid(x, roi_from, roi_to, input_hw, cell_stride, jnp)
+        for x in fmt.decode(state)
+    ]))
+
+  return move
+
+
 def make_track(config, cell_stride: int, fmt: streaming.StateFormat
                ) -> Callable:
   """The tracker's half of the tracked step, after the model: a pure
@@ -99,6 +133,7 @@ def make_track(config, cell_stride: int, fmt: streaming.StateFormat
   input_hw = tuple(config.input.input_size)
   names = tuple(f"state_{n}" for n in fmt.names)
   follows, moves = tracks(config), moves_state(config, fmt)
+  move = make_move_state(config, cell_stride, fmt)
 
   def track(keypoints, confidences, roi_, frame_hw, *state, next_roi=None):
     frame_hw = (frame_hw[0], frame_hw[1])
@@ -111,10 +146,7 @@ def make_track(config, cell_stride: int, fmt: streaming.StateFormat
           roi.whole_frame(frame_hw, input_hw, jnp), roi_.shape)
     out = {"keypoints": keypoints, "next_roi": next_roi, "lost": lost}
     if moves:
-      out.update(zip(names, fmt.encode([
-          roi.warp_grid(x, roi_, next_roi, input_hw, cell_stride, jnp)
-          for x in fmt.decode(state)
-      ])))
+      out.update(zip(names, move(state, roi_, next_roi)))
     return out
 
   return track
@@ -155,7 +187,8 @@ def make_tracked_step(
 
 
 def rollout(step: Callable, fmt, frames, first_roi, state, input_hw,
-            nearest: bool, rois=None):
+            nearest: bool, rois=None, refine: Callable | None = None,
+            first_whole=True):
   """Runs the tracked step over a video, as one scan.
 
   Args:
@@ -170,29 +203,51 @@ def rollout(step: Callable, fmt, frames, first_roi, state, input_hw,
     rois: [N + 1, 3] to crop every frame with these instead of the
       tracker's own (oracle ROIs), the last one for the frame after the
       video; the state is still warped from each to the next.
+    refine: `make_move_state`'s function, to give every whole-frame view a
+      double take (when `refines(config)`); None: one pass per frame. Oracle
+      ROIs (`rois`) are never refined.
+    first_whole: [] bool, whether `first_roi` is a whole-frame view: a
+      stream's start, or a chunk after one whose last frame was lost.
 
   Returns:
     The step's outputs stacked over the N frames, and the roi of each frame
-    under 'roi' [N, 1, 3].
+    under 'roi' [N, 1, 3]: the ROI of the crop that gave the frame's
+    keypoints (on a double take, the one the first pass found).
   """
   names = tuple(f"state_{n}" for n in fmt.names)
   frame_hw = jnp.asarray(frames.shape[1:3], jnp.float32)
+  refine = None if rois is not None else refine
+
+  def take(frame, roi_, state, next_given):
+    c = roi.crop(frame, roi_[0], input_hw, nearest, jnp)[None]
+    return {**step(c, roi_, frame_hw, *state, next_roi=next_given),
+            "roi": roi_}
 
   def body(carry, xs):
-    roi_, state = carry
+    roi_, state, whole = carry
     frame, next_given = xs
-    c = roi.crop(frame, roi_[0], input_hw, nearest, jnp)[None]
-    out = step(c, roi_, frame_hw, *state,
-               next_roi=None if rois is None else next_given[None])
-    return (out["next_roi"], tuple(out[k] for k in names)), {**out,
-                                                             "roi": roi_}
+    out = take(frame, roi_, state,
+               None if rois is None else next_given[None])
+    if refine is not None:
+      # A cond, not a select: the second pass runs on whole-frame views
+      # only. Its state is the one that came into the frame: the first
+      # pass's saw another view of it.
+      found = out["next_roi"]
+      out = jax.lax.cond(
+          whole & ~out["lost"][0],
+          lambda: take(frame, found, refine(state, roi_, found), None),
+          lambda: out)
+    # A lost frame hands the next one the whole frame.
+    return (out["next_roi"], tuple(out[k] for k in names),
+            out["lost"][0]), out
 
   if rois is None:
     following = jnp.zeros((frames.shape[0], 3), jnp.float32)
   else:
     following = rois[1:]
   first = first_roi[None] if rois is None else rois[:1]
-  _, outs = jax.lax.scan(body, (first, tuple(state)), (frames, following))
+  carry = (first, tuple(state), jnp.asarray(first_whole, bool))
+  _, outs = jax.lax.scan(body, carry, (frames, following))
   return outs
 
 
@@ -202,20 +257,31 @@ class HostTracker:
   Per frame: crop the frame to the ROI (the whole frame first), run the
   model's `step` on the crop, then its `track` signature, which maps the
   keypoints to frame pixels, decides the next ROI and brings the state onto
-  it. The host only crops, so evaluating or demoing a model exercises the
-  tracker that ships inside it.
+  it. When the sidecar's `tracking.refine_whole_frame` says so, a
+  whole-frame view that is not lost gets the double take: `track` again
+  with the state that came into the frame (moving it onto the ROI found),
+  then `step` and `track` on the frame cropped to that ROI (the sidecar's
+  `app_loop`). The host only crops, so evaluating or demoing a model
+  exercises the tracker that ships inside it.
 
   Attributes:
     roi: the ROI the next frame is cropped with (None before the first).
-    model_seconds: how long the last frame's `step` and `track` took.
+    model_seconds: how long the last frame's `step` and `track` calls took
+      (both passes of a double take, not the crop between them).
     nearest: whether crops sample the nearest pixel (depth) or bilinear.
+    refine: whether whole-frame views get the double take.
   """
 
   def __init__(self, model):
     """model: a `tflite_model.StreamingModel` with a `track` signature."""
     self._model = model
     self.nearest = model.sidecar["input"]["modality"] == "depth"
+    # Sidecars written before the double take existed describe a loop
+    # without it.
+    self.refine = bool(model.sidecar.get("tracking", {}).get(
+        "refine_whole_frame", False))
     self.roi = None
+    self._whole = True
     self.model_seconds = 0.0
 
   @property
@@ -226,6 +292,20 @@ class HostTracker:
     """A new video: the zero state, and the whole frame first."""
     self._model.reset()
     self.roi = None
+    self._whole = True
+
+  def _take(self, frame, roi_, crop_fn):
+    """`step` on the frame cropped to `roi_`, then `track`: (the step's
+    outputs, track's, the seconds the two took)."""
+    if crop_fn is None:
+      crop = roi.crop(frame, roi_, self.input_hw, self.nearest)
+    else:
+      crop = crop_fn(frame, roi_)
+    tick = time.perf_counter()
+    out = self._model(crop)
+    tracked = self._model.track(out["keypoints"], out["confidences"], roi_,
+                                frame.shape[:2])
+    return out, tracked, time.perf_counter() - tick
 
   def __call__(self, frame, crop_fn: Callable | None = None) -> dict:
     """Runs one frame [H, W, C] (sensor units).
@@ -236,23 +316,31 @@ class HostTracker:
 
     Returns:
       keypoints [J, 2] in frame pixels and confidences [J], the frame's roi
-      [3], lost (whether the next frame starts from the whole frame again)
-      and the model's heatmaps [gh, gw, J] on the crop.
+      [3] (of the crop that gave them: on a double take, the one found),
+      lost (whether the next frame starts from the whole frame again) and
+      the model's heatmaps [gh, gw, J] on that crop.
     """
     frame_hw = frame.shape[:2]
     if self.roi is None:
       self.roi = roi.whole_frame(frame_hw, self.input_hw).astype(np.float32)
     current = self.roi
-    if crop_fn is None:
-      crop = roi.crop(frame, current, self.input_hw, self.nearest)
-    else:
-      crop = crop_fn(frame, current)
-    tick = time.perf_counter()
-    out = self._model(crop)
-    tracked = self._model.track(out["keypoints"], out["confidences"],
-                                current, frame_hw)
-    self.model_seconds = time.perf_counter() - tick
+    incoming = dict(self._model.state)
+    out, tracked, self.model_seconds = self._take(frame, current, crop_fn)
+    if self.refine and self._whole and not tracked["lost"]:
+      # The second pass starts from the state that came into the frame,
+      # moved onto the ROI found: the first pass's saw the whole frame.
+      found = tracked["next_roi"]
+      self._model.state = incoming
+      if self._model.track_state_names:
+        tick = time.perf_counter()
+        self._model.track(out["keypoints"], out["confidences"], current,
+                          frame_hw)
+        self.model_seconds += time.perf_counter() - tick
+      current = found
+      out, tracked, seconds = self._take(frame, current, crop_fn)
+      self.model_seconds += seconds
     self.roi = tracked["next_roi"]
+    self._whole = tracked["lost"]
     return {"keypoints": tracked["keypoints"],
             "confidences": out["confidences"], "roi": current,
             "lost": tracked["lost"], "heatmaps": out["heatmaps"]}

@@ -112,6 +112,14 @@ def get_config() -> ml_collections.ConfigDict:
   # Joints below this confidence do not shape the next ROI.
   config.tracking.min_joint_confidence = 0.02
   config.tracking.smoothing = 0.0  # weight of the current ROI in the next
+  # The double take: a frame seen whole (a stream's first, or the one after
+  # tracking was lost) runs the step a second time on the same frame cropped
+  # to the ROI the first pass found, from the incoming state moved onto that
+  # ROI; the second pass gives the frame's pose, next ROI and state. At the
+  # whole frame's scale the person is small: good enough to find, not to
+  # place joints. Models that see the whole frame (crop.mode 'frame') never
+  # refine. Costs one more step on each whole-frame view.
+  config.tracking.refine_whole_frame = True
 
   config.loss = ml_collections.ConfigDict()
   config.loss.sigma = 1.0  # target Gaussian, in heatmap cells

@@ -78,6 +78,8 @@ def test_signatures_and_sidecar(tiny_export):
   assert len(meta["joints"]) == 25 and meta["bones"][0] == [0, 1]
   assert "mirror" in meta and "crop" in meta["input"]
   assert meta["tracking"]["moves_state"] and "track(" in meta["app_loop"][4]
+  assert meta["tracking"]["refine_whole_frame"]
+  assert meta["app_loop"][5].startswith("double take")
   # The heatmap grid is the model's own: its stride, and the shape it gives.
   stride = trained.model.head_stride
   assert stride == trained.config.model.head_stride
@@ -101,6 +103,19 @@ def test_sidecar_without_a_stride_means_stride_8(tiny_export, tmp_path):
   with open(path, "rb") as f:
     export.write_model(old, f.read(), meta)
   assert tflite_model.StreamingModel(old).heatmap_stride == 8
+
+
+def test_sidecar_without_refine_means_no_double_take(tiny_export, tmp_path):
+  """Sidecars written before the double take describe a loop without it."""
+  path, _ = tiny_export("rgb", "gru")
+  with open(tflite_model.sidecar_path(path)) as f:
+    meta = json.load(f)
+  assert tracking.HostTracker(tflite_model.StreamingModel(path)).refine
+  del meta["tracking"]["refine_whole_frame"]
+  old = str(tmp_path / "old.tflite")
+  with open(path, "rb") as f:
+    export.write_model(old, f.read(), meta)
+  assert not tracking.HostTracker(tflite_model.StreamingModel(old)).refine
 
 
 def test_config_of_a_run_from_before_head_stride_loads_stride_8(tmp_path):
@@ -203,15 +218,113 @@ def test_int8_convlstm_carries_two_int8_states(tmp_path):
 
 
 # ------------------------------------------------------------- tracking --
-def _untrained(mode="roi", lost_threshold=None, cell="gru"):
+def _untrained(mode="roi", lost_threshold=None, cell="gru", refine=True):
   """An untrained :smoke rgb model, its crop mode and tracker set."""
   config = default.get_config()
   config.model.cell = cell
   config = default.apply_variant(config, "smoke", "rgb")
   config.input.crop.mode = mode
+  config.tracking.refine_whole_frame = refine
   if lost_threshold is not None:
     config.tracking.lost_threshold = lost_threshold
   return export.untrained(config)
+
+
+def _counted_tracked_rollout(trained, frames, refine: bool, state,
+                             first_whole=True):
+  """`tracking.rollout` of `trained`'s tracked step from the whole frame:
+  (its outputs, how many times the step ran)."""
+  config, input_hw = trained.config, tuple(trained.config.input.input_size)
+  fmt = streaming.state_format(trained.model, input_hw)
+  step = tracking.make_tracked_step(trained.model, trained.variables, "rgb",
+                                    config, fmt)
+  calls = []
+
+  def counted(*args, **kwargs):
+    # A callback runs where the step runs: in the branch of a cond taken.
+    jax.debug.callback(lambda: calls.append(1))
+    return step(*args, **kwargs)
+
+  move = tracking.make_move_state(config, trained.model.cell_stride, fmt)
+  whole = roi.whole_frame(frames.shape[1:3], input_hw).astype(np.float32)
+  outs = jax.device_get(tracking.rollout(
+      counted, fmt, jnp.asarray(frames), whole, state, input_hw, False,
+      refine=move if refine else None, first_whole=first_whole))
+  jax.effects_barrier()
+  return outs, len(calls)
+
+
+def test_double_take_is_the_two_passes_on_whole_frame_views_only():
+  # Lost threshold 0: never lost, so only the first frame is seen whole.
+  trained = _untrained(lost_threshold=0.0)
+  config, input_hw = trained.config, tuple(trained.config.input.input_size)
+  fmt = streaming.state_format(trained.model, input_hw)
+  frames = np.random.default_rng(2).uniform(
+      0, 255, (4, 2 * input_hw[0], 3 * input_hw[1], 3)).astype(np.float32)
+  # A state that came in from earlier frames, to see it moved.
+  incoming = (np.random.default_rng(3).normal(
+      0, 1, fmt.shapes[0]).astype(np.float32),)
+  outs, calls = _counted_tracked_rollout(trained, frames, True, incoming)
+  assert calls == len(frames) + 1
+  _, calls = _counted_tracked_rollout(trained, frames, True, incoming,
+                                      first_whole=False)
+  assert calls == len(frames)
+  off, calls = _counted_tracked_rollout(trained, frames, False, incoming)
+  assert calls == len(frames)
+
+  # By hand: the first frame's two passes, then one pass a frame.
+  step = tracking.make_tracked_step(trained.model, trained.variables, "rgb",
+                                    config, fmt)
+  move = tracking.make_move_state(config, trained.model.cell_stride, fmt)
+  frame_hw = np.array(frames.shape[1:3], np.float32)
+  names = tuple(f"state_{n}" for n in fmt.names)
+
+  def take(frame, roi_, state):
+    crop = roi.crop(frame, roi_[0], input_hw, False)[None]
+    return step(crop, roi_, frame_hw, *state)
+
+  def single_passes(current, state, frames):
+    want = []
+    for frame in frames:
+      out = take(frame, current, state)
+      want.append({**out, "roi": current})
+      current, state = out["next_roi"], tuple(out[k] for k in names)
+    return want
+
+  whole = roi.whole_frame(frames.shape[1:3], input_hw)[None].astype(
+      np.float32)
+  first = take(frames[0], whole, incoming)
+  found = first["next_roi"]
+  second = take(frames[0], found, move(incoming, whole, found))
+  want = [{**second, "roi": found}] + single_passes(
+      second["next_roi"], tuple(second[k] for k in names), frames[1:])
+  for key in ("keypoints", "confidences", "roi", "next_roi", "lost", *names):
+    np.testing.assert_allclose(
+        outs[key], np.stack([w[key] for w in want]), rtol=1e-5, atol=1e-4,
+        err_msg=key)
+  # The frame reports the second pass, not the first.
+  assert np.abs(outs["keypoints"][0] - first["keypoints"]).max() > 1.0
+  # Off: today's loop, one pass a frame from the whole frame.
+  want = single_passes(whole, incoming, frames)
+  for key in ("keypoints", "roi", "next_roi", *names):
+    np.testing.assert_allclose(
+        off[key], np.stack([w[key] for w in want]), rtol=1e-5, atol=1e-4,
+        err_msg=key)
+
+
+def test_a_lost_first_pass_is_kept():
+  # Lost threshold above any mean confidence: every frame is lost, and so
+  # seen whole, and the second pass never runs.
+  trained = _untrained(lost_threshold=1.01)
+  input_hw = tuple(trained.config.input.input_size)
+  fmt = streaming.state_format(trained.model, input_hw)
+  frames = np.random.default_rng(2).uniform(
+      0, 255, (3, 2 * input_hw[0], 3 * input_hw[1], 3)).astype(np.float32)
+  on, calls = _counted_tracked_rollout(trained, frames, True, fmt.zeros())
+  assert calls == len(frames) and on["lost"].all()
+  off, _ = _counted_tracked_rollout(trained, frames, False, fmt.zeros())
+  for key in on:
+    np.testing.assert_array_equal(on[key], off[key], err_msg=key)
 
 
 def _int8_format(trained):
@@ -273,11 +386,13 @@ def test_track_signature_is_the_jax_rule(tmp_path, variant):
       got["next_roi"][0], roi.whole_frame(tuple(frame_hw), input_hw))
 
 
-@pytest.mark.parametrize("mode", ["roi", "frame"])
-def test_host_tracker_on_tflite_is_the_jax_tracked_rollout(tmp_path, mode):
+@pytest.mark.parametrize(
+    "mode,refine", [("roi", True), ("roi", False), ("frame", True)])
+def test_host_tracker_on_tflite_is_the_jax_tracked_rollout(tmp_path, mode,
+                                                           refine):
   # Lost threshold 0: the untrained model's pose is followed, so the ROI
   # and the state move every frame.
-  trained = _untrained(mode, lost_threshold=0.0)
+  trained = _untrained(mode, lost_threshold=0.0, refine=refine)
   config, input_hw = trained.config, tuple(trained.config.input.input_size)
   fmt = streaming.state_format(trained.model, input_hw)
   path = str(tmp_path / "pose.tflite")
@@ -287,6 +402,8 @@ def test_host_tracker_on_tflite_is_the_jax_tracked_rollout(tmp_path, mode):
   model = tflite_model.StreamingModel(path)
   assert model.track_state_names == (("state_h",) if mode == "roi" else ())
   tracker = tracking.HostTracker(model)
+  # A whole-frame model sees every frame whole, and never refines.
+  assert tracker.refine == (refine and mode == "roi")
   frames = np.random.default_rng(1).uniform(
       0, 255, (6, 2 * input_hw[0], 3 * input_hw[1], 3)).astype(np.float32)
   outs = [tracker(frame) for frame in frames]
@@ -298,6 +415,8 @@ def test_host_tracker_on_tflite_is_the_jax_tracked_rollout(tmp_path, mode):
   np.testing.assert_array_equal([o["lost"] for o in outs], ref["lost"][:, 0])
   whole = roi.whole_frame(frames.shape[1:3], input_hw)
   moved = np.abs(rois - whole).max(axis=-1) > 1.0
+  # The double take reports the first frame on the ROI it found there.
+  assert moved[0] == tracker.refine
   assert moved[1:].all() if mode == "roi" else not moved.any()
 
 
