@@ -38,6 +38,7 @@ def jax_timing():
   )
 
 
+@pytest.mark.slow
 def test_jax_step_reports_positive_times_and_flops(jax_timing):
   r = jax_timing
   assert r["compile_s"] > 0
@@ -53,6 +54,7 @@ def test_jax_step_reports_positive_times_and_flops(jax_timing):
     assert r["mfu"] is None
 
 
+@pytest.mark.slow
 def test_model_flops_are_clip_length_times_one_frame(jax_timing):
   r = jax_timing
   t = _smoke_config().input.clip_length

@@ -117,6 +117,7 @@ def test_heatmap_panel_peak_lands_on_its_frame_point(stride):
   np.testing.assert_allclose(peak, expected, atol=1.5)
 
 
+@pytest.mark.slow
 def test_run_real_video_gif_and_mp4(tiny_export, tmp_path):
   avi = _real_avi()
   model, _ = tiny_export("rgb", "gru")

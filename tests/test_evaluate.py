@@ -188,6 +188,7 @@ def _check_outputs(out_dir):
     return json.load(f)
 
 
+@pytest.mark.slow
 def test_evaluate_checkpoint_and_tflite(smoke_workdir, tmp_path):
   res = evaluate.evaluate(smoke_workdir, out_dir=str(tmp_path / "jax"))
   saved = _check_outputs(tmp_path / "jax")
@@ -244,6 +245,7 @@ def test_evaluate_checkpoint_and_tflite(smoke_workdir, tmp_path):
     evaluate.evaluate(smoke_workdir, tflite=str(bad), max_videos=1)
 
 
+@pytest.mark.slow
 def test_bad_split_and_missing_checkpoint(smoke_workdir, tmp_path):
   with pytest.raises(ValueError, match="Unknown split 'xsub_tset'"):
     evaluate.evaluate(smoke_workdir, split="xsub_tset")

@@ -150,6 +150,7 @@ def test_int8_state_round_trips_exactly():
   np.testing.assert_allclose(back, np.clip(x, -1.27, 1.27), atol=0.005 + 1e-6)
 
 
+@pytest.mark.slow
 def test_export_command_writes_verified_variants(smoke_workdir):
   out = os.path.join(smoke_workdir, "export")
   subprocess.run(
@@ -182,6 +183,7 @@ def test_export_command_writes_verified_variants(smoke_workdir):
   assert not [n for n in os.listdir(out) if "unverified" in n]
 
 
+@pytest.mark.slow
 def test_float32_beyond_tolerance_is_not_written(smoke_workdir, tmp_path):
   good = tmp_path / "pose_float32.tflite"
   good.write_bytes(b"an earlier export")

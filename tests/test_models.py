@@ -140,6 +140,7 @@ def test_formulations_share_parameters_and_outputs(head_stride):
     np.testing.assert_allclose(out_a[key], out_b[key], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head_stride", [4, 8])
 def test_formulations_train_alike(head_stride):
   """Gradients agree too: the CPU forms' hand-written VJPs train the same."""

@@ -163,6 +163,7 @@ def _run_cli(*args):
   return commands.run_module("bodypose_jax.profile_tflite", *args, check=False)
 
 
+@pytest.mark.slow
 def test_cli_writes_table_and_json(tmp_path, model_paths):
   json_out = tmp_path / "prof.json"
   markdown_out = tmp_path / "prof.md"

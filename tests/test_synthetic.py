@@ -513,7 +513,8 @@ def test_texture_is_deterministic_from_the_seed():
 
 
 def test_progress_logs_samples_frames_per_second_and_eta(caplog):
-  caplog.set_level(logging.INFO)
+  # absl's logger: an earlier test's absl.app may have lowered its verbosity.
+  caplog.set_level(logging.INFO, logger='absl')
   times = iter([10.0, 12.0, 14.0, 16.0])
   done = [(f's{i}', {'frames': 24}) for i in range(4)]
   stats = synthetic._log_progress(done, 4, 8.0, clock=lambda: next(times))

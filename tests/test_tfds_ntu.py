@@ -357,6 +357,7 @@ def test_manual_dir_without_samples_says_what_it_looked_for(tmp_path):
     builder.download_and_prepare(download_config=config)
 
 
+@pytest.mark.slow
 def test_tfds_cli_builds_smoke_config(tmp_path):
   tfds_cli = pathlib.Path(sys.executable).parent / 'tfds'
   result = subprocess.run(

@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 
+import pytest
 import tensorflow_datasets as tfds
 
 import tfds_ntu
@@ -17,6 +18,9 @@ from tfds_ntu import layout
 from tfds_ntu import synthetic
 
 import real_samples
+
+# TFDS's standard builder checks build the smoke set from scratch again.
+pytestmark = pytest.mark.slow
 
 _SPEC = synthetic.SyntheticSpec(
     seed=1, setups=(1, 2), cameras=(1, 2), performers=(1, 3), actions=(23,),
