@@ -71,10 +71,8 @@ class JaxPredictor:
     step = tracking.make_tracked_step(
         trained.model, trained.variables, modality, config, self._fmt
     )
-    refine = None
-    if tracking.refines(config):
-      refine = tracking.make_move_state(config, trained.model.cell_stride,
-                                        self._fmt)
+    refine = tracking.make_refine(config, trained.model.cell_stride,
+                                  self._fmt)
     names = tuple(f"state_{n}" for n in self._fmt.names)
     self._chunk = chunk
     nearest = modality == "depth"

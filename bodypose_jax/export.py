@@ -281,9 +281,7 @@ def jax_tracked_rollout(trained):
   step = tracking.make_tracked_step(
       trained.model, trained.variables, modality, config, fmt
   )
-  refine = None
-  if tracking.refines(config):
-    refine = tracking.make_move_state(config, trained.model.cell_stride, fmt)
+  refine = tracking.make_refine(config, trained.model.cell_stride, fmt)
 
   def run(frames):
     first = roi.whole_frame(frames.shape[1:3], input_hw, jax.numpy)

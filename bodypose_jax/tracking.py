@@ -107,6 +107,15 @@ def make_move_state(config, cell_stride: int, fmt: streaming.StateFormat
   return move
 
 
+def make_refine(config, cell_stride: int, fmt: streaming.StateFormat
+                ) -> Callable | None:
+  """`rollout`'s `refine`: the state mover when whole-frame views get the
+  double take (`refines(config)`), else None (one pass per frame)."""
+  if not refines(config):
+    return None
+  return make_move_state(config, cell_stride, fmt)
+
+
 def make_track(config, cell_stride: int, fmt: streaming.StateFormat
                ) -> Callable:
   """The tracker's half of the tracked step, after the model: a pure
@@ -203,8 +212,8 @@ def rollout(step: Callable, fmt, frames, first_roi, state, input_hw,
     rois: [N + 1, 3] to crop every frame with these instead of the
       tracker's own (oracle ROIs), the last one for the frame after the
       video; the state is still warped from each to the next.
-    refine: `make_move_state`'s function, to give every whole-frame view a
-      double take (when `refines(config)`); None: one pass per frame. Oracle
+    refine: `make_refine`'s state mover, to give every whole-frame view a
+      double take; None: one pass per frame. Oracle
       ROIs (`rois`) are never refined.
     first_whole: [] bool, whether `first_roi` is a whole-frame view: a
       stream's start, or a chunk after one whose last frame was lost.
