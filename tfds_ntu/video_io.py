@@ -124,3 +124,46 @@ def read_depth_frames(folder, height, width):
                              interpolation=cv2.INTER_NEAREST))
   numbers = np.array([n for n, _ in matches], np.int64)
   return np.stack(frames)[..., None], numbers
+
+
+def iter_rgb_frames(path):
+  """Yields a video's frames one at a time, [H, W, 3] uint8 RGB, full size.
+
+  For long or large videos that need not sit in memory whole (the teacher
+  labels 1080p clips frame by frame); any format OpenCV's FFmpeg reads (NTU's
+  DIVX AVIs, MP4).
+
+  Raises:
+    ValueError: naming `path` when it cannot be opened or holds no frame.
+  """
+  capture = cv2.VideoCapture(os.fspath(path))
+  try:
+    if not capture.isOpened():
+      raise ValueError(f'{path}: cv2 cannot open the video')
+    count = 0
+    while True:
+      ok, frame = capture.read()
+      if not ok:
+        break
+      count += 1
+      yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    if not count:
+      raise ValueError(f'{path}: no decodable frame')
+  finally:
+    capture.release()
+
+
+def video_fps(path):
+  """The frame rate a video's header states (0.0 when it states none).
+
+  Raises:
+    ValueError: naming `path` when it cannot be opened.
+  """
+  capture = cv2.VideoCapture(os.fspath(path))
+  try:
+    if not capture.isOpened():
+      raise ValueError(f'{path}: cv2 cannot open the video')
+    fps = capture.get(cv2.CAP_PROP_FPS)
+  finally:
+    capture.release()
+  return float(fps) if np.isfinite(fps) and fps > 0 else 0.0
