@@ -334,7 +334,7 @@ def test_labelling_command_as_a_user_runs_it(tmp_path):
   _check_labelled(result.returncode, result.stdout, result.stderr, out)
 
 
-# --- the real clip --------------------------------------------------------------
+# --- the real clip -----------------------------------------------------------
 
 
 def test_real_clip_mirror_convention():

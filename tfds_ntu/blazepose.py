@@ -170,7 +170,8 @@ def non_max_suppression(detections: list[Detection], iou_threshold=0.3,
     if weighted and group.sum() > 1:
       w = np.array([d.score for d, g in zip(remaining, group) if g])
       members = [d for d, g in zip(remaining, group) if g]
-      box = np.einsum('k,kc->c', w, np.stack([d.box for d in members])) / w.sum()
+      boxes_in = np.stack([d.box for d in members])
+      box = np.einsum('k,kc->c', w, boxes_in) / w.sum()
       points = np.einsum('k,kpc->pc', w,
                          np.stack([d.keypoints for d in members])) / w.sum()
       best = Detection(box, points, best.score)
@@ -423,7 +424,8 @@ class BlazePoseTeacher:
     raw = out[(1, _MODEL_LANDMARKS * 5)][0].reshape(_MODEL_LANDMARKS, 5)
     points = raw[:, :2]
     if self.refine:
-      points = refine_from_heatmap(points, out[(1, 64, 64, _MODEL_LANDMARKS)][0])
+      heatmap = out[(1, 64, 64, _MODEL_LANDMARKS)][0]
+      points = refine_from_heatmap(points, heatmap)
     frame_points = crop_points_to_frame(points, roi)
     # The pose flag comes out of the model as a probability already
     # (MediaPipe's TensorsToFloats applies no activation to it).

@@ -40,9 +40,11 @@ on the real clip S001C001P001R001A001 (performer facing camera 1): BlazePose's
 left shoulder lies on the image's right (x 1090 vs 1016 for its right
 shoulder), while in the same setup, camera and performer's Kinect skeleton
 (S001C001P001R001A011) the left shoulder lies on the image's left (1002 vs
-1073); comparing the two clips' first 10 (standing) frames, the 12 limb
-joints sit 9-32 px from Kinect's with the swap and 26-119 px without
-(`tfds_ntu.teacher_check`).
+1073). The clip's own skeleton (A001) is not in ../shared/ntu_samples, so
+the two takes' first 10 (standing) frames are compared by median position
+(`python -m tfds_ntu.teacher_check --static_frames=10`): the 12 limb joints
+sit 6-26 px (median 16) from Kinect's with the swap, 27-114 px (median 46)
+without.
 
   Kinect joint (1-based)     BlazePose source (0-based)      kind
   1  spine base              mean of hips 23, 24             derived
@@ -67,10 +69,15 @@ its two hips (measured on the three real skeleton files in
 ../shared/ntu_samples: median 0.2, 0.4 and 0.4 px apart, 95th percentile at
 most 1.4 px), so the midpoint of BlazePose's hips is its counterpart, up to
 the hips' own offset. Kinect's hips are not BlazePose's exactly: in the
-standing comparison above BlazePose's hips lie about 7 px lower and 6 px
-further out on each side (the clips differ a little in stance, so this is
-indicative). The rest have no counterpart: BlazePose has no neck or spine
-points; its shoulder midpoint is not Kinect's spine-at-shoulders (3, 8 and
+standing comparison above, once the takes' 8 px sideways shift (the mean of
+the two hips' x offsets) is taken out, BlazePose's hips lie 6.6 px further
+out on each side (Kinect's hips are 31 px apart) and 4-6 px lower; they are
+still the same joints, so they stay. Only indicative: the takes differ a
+little in stance (their vertical offsets grow from -11 px at the shoulders
+to +25 px at the ankles).
+
+The rest have no counterpart: BlazePose has no neck or spine points; its
+shoulder midpoint is not Kinect's spine-at-shoulders (3, 9 and
 24 px apart in the three files, torso 123-195 px, as the shoulders shrug and
 turn); its head is a face (nose, eyes, ears, mouth) and Kinect's head is the
 skull's centre; its hand points are knuckles (pinky and index MCP, thumb IP)
