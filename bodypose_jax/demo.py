@@ -9,6 +9,11 @@ model says which. The recurrent state is carried from frame to frame, as a
 live camera app would. The output (.gif or .mp4) shows the frame with the
 skeleton, optionally the heatmaps beside it, and the model's running FPS; a
 latency summary is logged and printed at the end.
+
+`--one_euro` draws (and writes) the keypoints after the One-Euro filter
+(one_euro.py) with the sidecar's `tracking.one_euro` settings, which the
+--one_euro_* flags override; `--noone_euro` turns off a filter the sidecar
+enables. The tracker follows the raw keypoints either way.
 """
 
 from collections.abc import Iterator, Sequence
@@ -27,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 from bodypose_jax import drawing
+from bodypose_jax import one_euro as one_euro_lib
 from bodypose_jax import roi
 from bodypose_jax import tflite_model
 from bodypose_jax import tracking
@@ -70,6 +76,17 @@ def _define_flags():
       "Also write each frame's keypoints, confidences and ROI in frame "
       "pixels to this .json or .npz.",
   )
+  flags.DEFINE_bool(
+      "one_euro", None,
+      "Draw the keypoints after the One-Euro filter (--noone_euro: the raw "
+      "ones); default the sidecar's tracking.one_euro.enabled.")
+  flags.DEFINE_float("one_euro_min_cutoff", None,
+                     "The filter's min_cutoff (Hz); default the sidecar's.")
+  flags.DEFINE_float("one_euro_beta", None,
+                     "The filter's beta (Hz per person size per second); "
+                     "default the sidecar's.")
+  flags.DEFINE_float("one_euro_d_cutoff", None,
+                     "The filter's d_cutoff (Hz); default the sidecar's.")
   flags.mark_flags_as_required(["model", "input", "output"])
 
 
@@ -205,13 +222,16 @@ def _check_keypoints_path(path: str):
     raise app.UsageError(f"{path}: no such folder {folder}.")
 
 
-def write_keypoints(path, track, names, fps, source):
+def write_keypoints(path, track, names, fps, source, one_euro=None):
   """Writes the per-frame pose of a run, in original-frame pixels.
 
   Fields (JSON: lists; NPZ: arrays): keypoints [N, J, 2] (x, y), pixel
   centres at integers; confidences [N, J] (peak heatmap probability);
   rois [N, 3] (cx, cy, height) each frame was cropped with; lost [N] whether
   tracking was judged lost after the frame; joint_names [J]; fps; source.
+  With a One-Euro filter, keypoints are the filtered ones and raw_keypoints
+  [N, J, 2] the model's, and one_euro holds the settings (NPZ: [min_cutoff,
+  beta, d_cutoff]).
   """
   data = {
       "keypoints": np.stack([t["keypoints"] for t in track]).astype(
@@ -223,8 +243,14 @@ def write_keypoints(path, track, names, fps, source):
   }
   meta = {"joint_names": list(names), "fps": float(fps),
           "source": os.path.abspath(source)}
+  if one_euro is not None:
+    data["raw_keypoints"] = np.stack(
+        [t["raw_keypoints"] for t in track]).astype(np.float32)
+    meta["one_euro"] = one_euro._asdict()
   if path.lower().endswith(".npz"):
-    np.savez(path, **data, **{k: np.asarray(v) for k, v in meta.items()})
+    np.savez(path, **data, **{
+        k: np.asarray(list(v.values()) if isinstance(v, dict) else v)
+        for k, v in meta.items()})
   else:
     with open(path, "w") as f:
       json.dump({**{k: v.tolist() for k, v in data.items()}, **meta}, f)
@@ -455,6 +481,7 @@ def run(
     display_width: int = 480,
     fps: float | None = None,
     keypoints_path: str | None = None,
+    one_euro: dict | None = None,
 ) -> dict:
   """Streams `input_path` through the model and writes the drawn video.
 
@@ -474,6 +501,9 @@ def run(
     fps: output frame rate; None for the source's.
     keypoints_path: also write the per-frame keypoints here (.json or .npz,
       `write_keypoints`).
+    one_euro: settings over the sidecar's `tracking.one_euro` (enabled,
+      min_cutoff, beta, d_cutoff; None values ignored): when enabled, the
+      drawn and written keypoints are filtered, at the source's frame rate.
 
   Returns:
     frames, model_ms_mean, model_ms_p90, model_fps (model time only),
@@ -493,12 +523,17 @@ def run(
   if keypoints_path:
     _check_keypoints_path(keypoints_path)
   model = tflite_model.StreamingModel(model_path, threads)
-  tracker = tracking.HostTracker(model)
   meta = model.sidecar
   modality = meta["input"]["modality"]
   names, bones = meta["joints"], meta["bones"]
   frames = read_frames(input_path, modality)
-  out_fps = fps or source_fps(input_path, modality)
+  # The filter runs at the input's own rate, whatever --fps says of the
+  # output.
+  params = one_euro_lib.resolve(
+      meta.get("tracking", {}).get("one_euro"), one_euro)
+  tracker = tracking.HostTracker(model, params,
+                                 source_fps(input_path, modality))
+  out_fps = fps or tracker.fps
   model_s, pipeline_s, track = [], 0.0, []
 
   def crop_fn(frame, roi_):
@@ -549,7 +584,8 @@ def run(
             1e3 * np.mean(model_s),
         )
   if keypoints_path:
-    write_keypoints(keypoints_path, track, names, out_fps, input_path)
+    write_keypoints(keypoints_path, track, names, out_fps, input_path,
+                    params)
     summary_extra = {"keypoints": keypoints_path}
   else:
     summary_extra = {}
@@ -604,6 +640,10 @@ def main(argv):
       display_width=FLAGS.display_width,
       fps=FLAGS.fps,
       keypoints_path=FLAGS.keypoints,
+      one_euro={"enabled": FLAGS.one_euro,
+                "min_cutoff": FLAGS.one_euro_min_cutoff,
+                "beta": FLAGS.one_euro_beta,
+                "d_cutoff": FLAGS.one_euro_d_cutoff},
   )
   print(format_summary(summary))
 

@@ -3,6 +3,9 @@ r"""Evaluates a trained streaming model on whole videos of a dataset split.
   python -m bodypose_jax.evaluate --workdir=workdirs/rgb_gru_syn
   python -m bodypose_jax.evaluate --workdir=W --split=xview_test \
       --tflite=W/export/pose_int8.tflite --max_videos=50
+  python -m bodypose_jax.evaluate --workdir=W --one_euro --one_euro_beta=10
+  python -m bodypose_jax.evaluate --workdir=W --tune_one_euro \
+      --split=xsub_train --max_videos=40 --out=/tmp/tune
 
 runs the workdir's checkpoint (the JAX streaming step) or an exported TFLite
 model frame by frame over every video of the split, the state reset at the
@@ -15,6 +18,16 @@ into --out (default <workdir>/eval_<split>[_tflite]):
   pck_curve.png           PCK against the threshold, per subset
   per_joint_pck.png       PCK@0.2 of every joint
   occlusion_recovery.png  error around the frame a joint reappears
+
+With `--one_euro` (or `config.tracking.one_euro.enabled`) the metrics are
+those of the keypoints after the One-Euro filter (one_euro.py; the
+--one_euro_* flags override the config's settings), beside the unfiltered
+headline numbers under 'unfiltered', in <default folder>_one_euro. The
+filter is causal and the tracker never sees it, so filtering each finished
+video gives what the streaming loop reports. `--tune_one_euro` instead runs
+the model once over the split and grid-searches min_cutoff x beta
+(`tune_one_euro`), writing one_euro_tuning.json (default folder
+<workdir>/one_euro_tuning_<split>).
 """
 
 import json
@@ -30,6 +43,7 @@ from matplotlib import figure
 import numpy as np
 
 from bodypose_jax import input_pipeline
+from bodypose_jax import one_euro as one_euro_lib
 from bodypose_jax import roi
 from bodypose_jax import skeleton
 from bodypose_jax import streaming
@@ -45,6 +59,16 @@ FLAGS = flags.FLAGS
 # would recompile for every new length.
 _CHUNK = 32
 _LOG_EVERY = 10
+# NTU RGB+D's Kinect v2 records at 30 fps; the synthetic sets stand in for
+# it (their 24 frames play a whole action, faster than people do).
+DATASET_FPS = 30.0
+# The tuning grid (Hz; Hz per person size per second). MediaPipe's pose
+# landmarks use min_cutoff 0.1, beta 40.
+TUNE_MIN_CUTOFFS = (0.03, 0.1, 0.3, 1.0, 3.0)
+TUNE_BETAS = (0.0, 1.0, 3.0, 10.0, 40.0, 100.0)
+# Tuning's criterion: the lowest acceleration error among the settings that
+# keep PCK@0.2 (all joints) within this of the unfiltered model's.
+TUNE_MAX_PCK_DROP = 0.005
 
 
 # ------------------------------------------------------------- predictors --
@@ -81,15 +105,17 @@ class JaxPredictor:
       outs = tracking.rollout(step, self._fmt, frames, first_roi, state,
                               self._input_hw, nearest, rois, refine,
                               first_whole)
-      return (outs["keypoints"][:, 0], outs["lost"][:, 0],
-              outs["next_roi"][-1, 0], tuple(outs[k][-1] for k in names))
+      return (outs["keypoints"][:, 0], outs["confidences"][:, 0],
+              outs["lost"][:, 0], outs["next_roi"][-1, 0],
+              tuple(outs[k][-1] for k in names))
 
     self._run = jax.jit(run)
 
-  def __call__(self, video: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Keypoints [N, J, 2] in frame pixels for `video`'s frames [N, H, W, C]
-    (sensor units), from the zero state and a whole-frame start, and [N]
-    whether tracking was judged lost after each frame."""
+  def __call__(self, video: dict) -> dict:
+    """For `video`'s frames [N, H, W, C] (sensor units), from the zero state
+    and a whole-frame start: keypoints [N, J, 2] in frame pixels,
+    confidences [N, J] and lost [N], whether tracking was judged lost after
+    each frame."""
     frames = video["frames"]
     n = len(frames)
     state = self._fmt.zeros()
@@ -99,7 +125,7 @@ class JaxPredictor:
     if self._rois == "oracle" and tracking.tracks(self._config):
       oracle = tracking.oracle_rois(video["joints"], video["tracking_state"],
                                     frames.shape[1:3], self._config)
-    keypoints, lost = [], []
+    keypoints, confidences, lost = [], [], []
     whole = True  # the next chunk starts from a whole-frame view
     for start in range(0, n, self._chunk):
       part = frames[start : start + self._chunk]
@@ -115,12 +141,15 @@ class JaxPredictor:
         rois = np.concatenate(
             [rois, np.repeat(rois[-1:], self._chunk + 1 - len(rois), 0)]
         )
-      kp, lost_, last_roi, state = self._run(part, current, state, rois,
-                                             whole)
+      kp, conf, lost_, last_roi, state = self._run(part, current, state,
+                                                   rois, whole)
       keypoints.append(np.asarray(kp)[: self._chunk - pad])
+      confidences.append(np.asarray(conf)[: self._chunk - pad])
       lost.append(np.asarray(lost_)[: self._chunk - pad])
       current, whole = np.asarray(last_roi), lost[-1][-1]
-    return np.concatenate(keypoints), np.concatenate(lost)
+    return {"keypoints": np.concatenate(keypoints),
+            "confidences": np.concatenate(confidences),
+            "lost": np.concatenate(lost)}
 
 
 class TflitePredictor:
@@ -141,13 +170,16 @@ class TflitePredictor:
     self.step = model.sidecar.get("trained", {}).get("step")
     self._tracker = tracking.HostTracker(model)
 
-  def __call__(self, video: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Keypoints [N, J, 2] in frame pixels, from a whole-frame start, and
-    [N] whether tracking was judged lost after each frame."""
+  def __call__(self, video: dict) -> dict:
+    """From a whole-frame start: keypoints [N, J, 2] in frame pixels (the
+    tracker's raw ones), confidences [N, J] and lost [N], whether tracking
+    was judged lost after each frame."""
     self._tracker.reset()
     outs = [self._tracker(f) for f in video["frames"]]
-    return (np.stack([o["keypoints"] for o in outs]),
-            np.array([o["lost"] for o in outs]))
+    return {"keypoints": np.stack([o["raw_keypoints"] for o in outs]),
+            "confidences": np.stack([np.asarray(o["confidences"])
+                                     for o in outs]),
+            "lost": np.array([o["lost"] for o in outs])}
 
 
 # ------------------------------------------------------------------ plots --
@@ -225,42 +257,20 @@ def plot_occlusion_recovery(metrics: dict, path: str):
 
 # --------------------------------------------------------------- evaluate --
 def default_out_dir(workdir: str, split: str, tflite: str | None,
-                    rois: str = "tracked") -> str:
+                    rois: str = "tracked", filtered: bool = False) -> str:
   return os.path.join(
       workdir,
       f"eval_{split}"
       + ("_oracle" if rois == "oracle" else "")
-      + ("_tflite" if tflite else ""),
+      + ("_tflite" if tflite else "")
+      + ("_one_euro" if filtered else ""),
   )
 
 
-def evaluate(
-    workdir: str,
-    split: str | None = None,
-    tflite: str | None = None,
-    max_videos: int | None = None,
-    out_dir: str | None = None,
-    step: int | None = None,
-    rois: str = "tracked",
-) -> dict:
-  """Evaluates a workdir's checkpoint or an exported model on whole videos.
-
-  Args:
-    workdir: the training workdir (its config says the dataset).
-    split: any split of that dataset; default its eval split.
-    tflite: an exported .tflite (sidecar beside it) to run instead of the
-      checkpoint.
-    max_videos: evaluate only the first videos of the split.
-    out_dir: where metrics.json and the plots go; default
-      <workdir>/eval_<split>[_tflite].
-    step: the checkpoint to restore (JAX only); default the latest.
-    rois: 'tracked' (the model follows the person from a whole-frame start)
-      or 'oracle' (each frame cropped around the previous frame's ground
-      truth; JAX only).
-
-  Returns:
-    The contents of metrics.json.
-  """
+def _predictor(workdir, split, tflite, max_videos, step, rois):
+  """(config, predict, model record, step, dataset, pixel scale) of an
+  evaluation: the checks and the loading `evaluate` and `tune_one_euro`
+  share."""
   config = workdir_lib.load_config(workdir)
   split = split or config.dataset.eval_split
   builder = input_pipeline.get_builder(config)
@@ -282,19 +292,77 @@ def evaluate(
   ds = input_pipeline.sequence_dataset(config, builder, split)
   if max_videos:
     ds = ds.take(max_videos)
-
-  # The summary line quotes PCK@0.2 whatever thresholds training logged.
-  thresholds = sorted(
-      {*config.pck_thresholds, *video_metrics.DEFAULT_THRESHOLDS}
-  )
-  acc = video_metrics.VideoMetrics(thresholds=thresholds)
-  t0 = time.perf_counter()
-  num_frames, lost_frames = 0, 0
   # Errors in original sensor pixels (1920x1080 colour, 512x424 depth).
   scale = input_pipeline.original_scale(builder)
+  return config, split, predict, model, model_step, ds, scale
+
+
+def _thresholds(config):
+  # The summary line quotes PCK@0.2 whatever thresholds training logged.
+  return sorted({*config.pck_thresholds, *video_metrics.DEFAULT_THRESHOLDS})
+
+
+def headline(result: dict) -> dict:
+  """PCK@0.2 of every subset, pixel and acceleration error of `result`
+  (`video_metrics.finalize`'s or an evaluation's)."""
+  out = {f"pck@0.2 {name}": result[name].get("pck@0.2")
+         for name in video_metrics.SUBSETS}
+  out["pixel_error"] = result["all"]["pixel_error"]
+  out["accel_error_px"] = result["jitter"]["accel_error_px"]
+  return out
+
+
+def evaluate(
+    workdir: str,
+    split: str | None = None,
+    tflite: str | None = None,
+    max_videos: int | None = None,
+    out_dir: str | None = None,
+    step: int | None = None,
+    rois: str = "tracked",
+    one_euro: dict | None = None,
+    fps: float = DATASET_FPS,
+) -> dict:
+  """Evaluates a workdir's checkpoint or an exported model on whole videos.
+
+  Args:
+    workdir: the training workdir (its config says the dataset).
+    split: any split of that dataset; default its eval split.
+    tflite: an exported .tflite (sidecar beside it) to run instead of the
+      checkpoint.
+    max_videos: evaluate only the first videos of the split.
+    out_dir: where metrics.json and the plots go; default
+      <workdir>/eval_<split>[_tflite].
+    step: the checkpoint to restore (JAX only); default the latest.
+    rois: 'tracked' (the model follows the person from a whole-frame start)
+      or 'oracle' (each frame cropped around the previous frame's ground
+      truth; JAX only).
+    one_euro: settings over the workdir config's `tracking.one_euro`
+      (enabled, min_cutoff, beta, d_cutoff; None values ignored): when
+      enabled, the metrics are those of the filtered keypoints.
+    fps: the videos' frame rate, for the filter.
+
+  Returns:
+    The contents of metrics.json.
+  """
+  config, split, predict, model, model_step, ds, scale = _predictor(
+      workdir, split, tflite, max_videos, step, rois)
+  params = one_euro_lib.resolve(config.tracking.one_euro, one_euro)
+  thresholds = _thresholds(config)
+  acc = video_metrics.VideoMetrics(thresholds=thresholds)
+  raw_acc = video_metrics.VideoMetrics(thresholds=thresholds)
+  t0 = time.perf_counter()
+  num_frames, lost_frames = 0, 0
   for i, video in enumerate(input_pipeline.as_numpy(ds)):
-    pred, lost = predict(video)
-    acc.add(pred * scale, video["joints"] * scale, video["tracking_state"])
+    out = predict(video)
+    pred, lost = out["keypoints"], out["lost"]
+    truth = video["joints"] * scale, video["tracking_state"]
+    if params is not None:
+      raw_acc.add(pred * scale, *truth)
+      pred = one_euro_lib.filter_video(
+          pred, out["confidences"], lost, fps, params,
+          config.tracking.min_joint_confidence)
+    acc.add(pred * scale, *truth)
     lost_frames += int(lost.sum())
     num_frames += len(pred)
     if (i + 1) % _LOG_EVERY == 0:
@@ -317,8 +385,12 @@ def evaluate(
       **acc.result(),
       "seconds": round(time.perf_counter() - t0, 1),
   }
+  if params is not None:
+    result["one_euro"] = {**params._asdict(), "fps": fps}
+    result["unfiltered"] = headline(raw_acc.result())
 
-  out_dir = out_dir or default_out_dir(workdir, split, tflite, rois)
+  out_dir = out_dir or default_out_dir(workdir, split, tflite, rois,
+                                       params is not None)
   os.makedirs(out_dir, exist_ok=True)
   with open(os.path.join(out_dir, "metrics.json"), "w") as f:
     json.dump(result, f, indent=2)
@@ -337,9 +409,14 @@ def summary(result: dict) -> str:
   fmt = lambda v, spec: "-" if v is None else format(v, spec)
   every, vis, occ = (result[s] for s in video_metrics.SUBSETS)
   rec, jit = result["recovery"], result["jitter"]
+  filtered = ""
+  if "one_euro" in result:
+    f = result["one_euro"]
+    filtered = (f"One-Euro (min_cutoff {f['min_cutoff']:g}, beta "
+                f"{f['beta']:g}, d_cutoff {f['d_cutoff']:g}) ")
   return (
       f"{result['model']['kind']} step {result['step']} on {result['split']} "
-      f"({result['rois']} ROIs): "
+      f"({result['rois']} ROIs): {filtered}"
       f"{result['num_videos']} videos, {result['num_frames']} frames; "
       f"PCK@0.2 {fmt(every.get('pck@0.2'), '.3f')} "
       f"(visible {fmt(vis.get('pck@0.2'), '.3f')}, "
@@ -350,7 +427,143 @@ def summary(result: dict) -> str:
       f"recovery median {fmt(rec['median_frames'], 'g')} frames "
       f"({rec['events']} occlusions, {rec['never_recovered']} never); "
       f"lost after {100 * result.get('lost_fraction', 0):.1f}% of frames"
+      + ("" if "unfiltered" not in result else
+         f"; unfiltered PCK@0.2 "
+         f"{fmt(result['unfiltered']['pck@0.2 all'], '.3f')}, accel error "
+         f"{fmt(result['unfiltered']['accel_error_px'], '.2f')} px")
   )
+
+
+# ----------------------------------------------------------------- tuning --
+def tune_one_euro(
+    workdir: str,
+    split: str = "xsub_train",
+    max_videos: int | None = None,
+    out_dir: str | None = None,
+    step: int | None = None,
+    rois: str = "tracked",
+    tflite: str | None = None,
+    min_cutoffs=TUNE_MIN_CUTOFFS,
+    betas=TUNE_BETAS,
+    d_cutoff: float | None = None,
+    fps: float = DATASET_FPS,
+    max_pck_drop: float = TUNE_MAX_PCK_DROP,
+) -> dict:
+  """Grid-searches the One-Euro filter's min_cutoff x beta on a split.
+
+  The model runs once over the videos; every setting filters the same raw
+  keypoints (`one_euro.filter_video`, all settings at once).
+
+  The criterion: among the settings whose PCK@0.2 over all joints is at
+  most `max_pck_drop` below the unfiltered model's, the one with the lowest
+  acceleration error (ties: the higher PCK@0.2). The filter is there to
+  steady the keypoints, so jitter is what it is chosen on; accuracy is a
+  bound it must keep, not a quantity to trade against jitter at a rate a
+  weighted sum would have to invent (pixels of acceleration per point of
+  PCK). Tune on a training split: the test split then reports the choice.
+
+  Args:
+    workdir, split, max_videos, step, rois, tflite: as `evaluate`.
+    out_dir: where one_euro_tuning.json goes; default
+      <workdir>/one_euro_tuning_<split>.
+    min_cutoffs, betas: the grid.
+    d_cutoff: the speed's cutoff for every setting; None: the config's.
+    fps: the videos' frame rate.
+    max_pck_drop: the criterion's bound.
+
+  Returns:
+    The contents of one_euro_tuning.json: 'unfiltered' and per setting
+    ('rows') the `headline` metrics, 'best' the chosen row, and the
+    criterion.
+  """
+  config, split, predict, model, model_step, ds, scale = _predictor(
+      workdir, split, tflite, max_videos, step, rois)
+  if d_cutoff is None:
+    d_cutoff = config.tracking.one_euro.d_cutoff
+  settings = [(float(c), float(b)) for c in min_cutoffs for b in betas]
+  grid = one_euro_lib.Params(
+      np.array([c for c, _ in settings], np.float32)[:, None],
+      np.array([b for _, b in settings], np.float32)[:, None],
+      float(d_cutoff))
+  thresholds = _thresholds(config)
+  raw_acc = video_metrics.VideoMetrics(thresholds=thresholds)
+  accs = [video_metrics.VideoMetrics(thresholds=thresholds)
+          for _ in settings]
+  t0 = time.perf_counter()
+  for i, video in enumerate(input_pipeline.as_numpy(ds)):
+    out = predict(video)
+    pred = out["keypoints"]
+    truth = video["joints"] * scale, video["tracking_state"]
+    raw_acc.add(pred * scale, *truth)
+    many = one_euro_lib.filter_video(
+        np.repeat(pred[:, None], len(settings), axis=1), out["confidences"],
+        out["lost"], fps, grid, config.tracking.min_joint_confidence)
+    for g, acc in enumerate(accs):
+      acc.add(many[:, g] * scale, *truth)
+    if (i + 1) % _LOG_EVERY == 0:
+      logging.info("%d videos, %.0f s.", i + 1, time.perf_counter() - t0)
+  if raw_acc.sums is None:
+    raise ValueError(f"Split {split!r} of {workdir} has no video.")
+  unfiltered = headline(raw_acc.result())
+  rows = [{"min_cutoff": c, "beta": b, **headline(acc.result())}
+          for (c, b), acc in zip(settings, accs)]
+  floor = unfiltered["pck@0.2 all"] - max_pck_drop
+  kept = [r for r in rows if r["pck@0.2 all"] >= floor]
+  best = min(kept, key=lambda r: (r["accel_error_px"], -r["pck@0.2 all"]),
+             default=None)
+  result = {
+      "model": model,
+      "step": model_step,
+      "split": split,
+      "rois": rois if tracking.tracks(config) else "whole_frame",
+      "num_videos": raw_acc.result()["num_videos"],
+      "pixels": "original sensor pixels",
+      "fps": fps,
+      "d_cutoff": float(d_cutoff),
+      "criterion": (
+          "lowest accel_error_px among the settings with pck@0.2 all >= "
+          f"unfiltered - {max_pck_drop:g}; ties: higher pck@0.2 all"),
+      "unfiltered": unfiltered,
+      "rows": rows,
+      "best": best,
+      "seconds": round(time.perf_counter() - t0, 1),
+  }
+  out_dir = out_dir or os.path.join(workdir, f"one_euro_tuning_{split}")
+  os.makedirs(out_dir, exist_ok=True)
+  with open(os.path.join(out_dir, "one_euro_tuning.json"), "w") as f:
+    json.dump(result, f, indent=2)
+  logging.info("Wrote %s.", out_dir)
+  return result
+
+
+def tuning_table(result: dict) -> str:
+  """The tuning's rows as a Markdown table, the unfiltered model first and
+  the chosen setting marked."""
+  fmt = lambda v, spec: "-" if v is None else format(v, spec)
+  lines = [
+      "| min_cutoff | beta | PCK@0.2 all | visible | occluded | error px "
+      "| accel error px |",
+      "|---|---|---|---|---|---|---|",
+  ]
+  for row in [{"min_cutoff": None, "beta": None, **result["unfiltered"]},
+              *result["rows"]]:
+    mark = " **best**" if row == result["best"] else ""
+    name = ("unfiltered", "") if row["min_cutoff"] is None else (
+        f"{row['min_cutoff']:g}", f"{row['beta']:g}{mark}")
+    lines.append(
+        f"| {name[0]} | {name[1]} | {fmt(row['pck@0.2 all'], '.4f')} "
+        f"| {fmt(row['pck@0.2 visible'], '.4f')} "
+        f"| {fmt(row['pck@0.2 occluded'], '.4f')} "
+        f"| {fmt(row['pixel_error'], '.2f')} "
+        f"| {fmt(row['accel_error_px'], '.2f')} |")
+  best = result["best"]
+  lines.append(
+      f"\nCriterion: {result['criterion']}. " + (
+          "No setting meets it." if best is None else
+          f"Best: --one_euro_min_cutoff={best['min_cutoff']:g} "
+          f"--one_euro_beta={best['beta']:g} "
+          f"--one_euro_d_cutoff={result['d_cutoff']:g}"))
+  return "\n".join(lines)
 
 
 # ------------------------------------------------------------------- main --
@@ -374,6 +587,26 @@ def _define_flags():
       "tracked: follow the person from a whole-frame start, as an app does; "
       "oracle: crop each frame around the previous frame's ground truth.",
   )
+  flags.DEFINE_bool(
+      "one_euro", None,
+      "Report the keypoints after the One-Euro filter (--noone_euro: "
+      "without); default the workdir config's tracking.one_euro.enabled.")
+  flags.DEFINE_float("one_euro_min_cutoff", None,
+                     "The filter's min_cutoff (Hz); default the config's.")
+  flags.DEFINE_float("one_euro_beta", None,
+                     "The filter's beta (Hz per person size per second); "
+                     "default the config's.")
+  flags.DEFINE_float("one_euro_d_cutoff", None,
+                     "The filter's d_cutoff (Hz); default the config's.")
+  flags.DEFINE_float("fps", DATASET_FPS, "The videos' frame rate.", 1e-3)
+  flags.DEFINE_bool(
+      "tune_one_euro", False,
+      "Grid-search the filter's min_cutoff x beta on --split (default "
+      "xsub_train) instead of evaluating; prints the table and the best.")
+  flags.DEFINE_list("tune_min_cutoffs", [f"{c:g}" for c in TUNE_MIN_CUTOFFS],
+                    "The tuning grid's min_cutoff values.")
+  flags.DEFINE_list("tune_betas", [f"{b:g}" for b in TUNE_BETAS],
+                    "The tuning grid's beta values.")
 
 
 def main(argv):
@@ -383,6 +616,15 @@ def main(argv):
 
   # tf.data and the TFLite interpreter run on the CPU; leave the GPU to JAX.
   tf.config.set_visible_devices([], "GPU")
+  if FLAGS.tune_one_euro:
+    tuned = tune_one_euro(
+        FLAGS.workdir, FLAGS.split or "xsub_train", FLAGS.max_videos,
+        FLAGS.out, FLAGS.step, FLAGS.rois, FLAGS.tflite,
+        [float(c) for c in FLAGS.tune_min_cutoffs],
+        [float(b) for b in FLAGS.tune_betas], FLAGS.one_euro_d_cutoff,
+        FLAGS.fps)
+    print(tuning_table(tuned))
+    return
   result = evaluate(
       FLAGS.workdir,
       FLAGS.split,
@@ -391,6 +633,11 @@ def main(argv):
       FLAGS.out,
       FLAGS.step,
       FLAGS.rois,
+      one_euro={"enabled": FLAGS.one_euro,
+                "min_cutoff": FLAGS.one_euro_min_cutoff,
+                "beta": FLAGS.one_euro_beta,
+                "d_cutoff": FLAGS.one_euro_d_cutoff},
+      fps=FLAGS.fps,
   )
   print(summary(result))
 

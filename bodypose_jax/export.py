@@ -447,6 +447,9 @@ def _tracking_sidecar(trained, fmt) -> dict:
       "cell_stride": trained.model.cell_stride,
       # The app's loop follows this one (app_loop's double take).
       "refine_whole_frame": tracking.refines(config),
+      # The host's filter on the reported keypoints (one_euro.py); the app
+      # runs it outside the model, on `track`'s keypoints.
+      "one_euro": dict(config.tracking.one_euro),
   }
 
 

@@ -47,6 +47,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from configs import default
+
 # Below this object scale (pixels) the joints have collapsed to a point:
 # the scale is clamped, which makes any motion "fast" (the filter passes it).
 MIN_SCALE = 1.0
@@ -86,13 +88,12 @@ class State(NamedTuple):
 
 
 def from_config(cfg) -> Params | None:
-  """`config.tracking.one_euro` (or the sidecar's dict of it) -> Params, or
-  None when it is not enabled."""
-  get = cfg.get if hasattr(cfg, "get") else lambda k, d=None: getattr(cfg, k, d)
-  if not get("enabled", False):
+  """`config.tracking.one_euro` (or a dict of it) -> Params, or None when
+  it is not enabled."""
+  cfg = dict(cfg)
+  if not cfg.get("enabled", False):
     return None
-  return Params(float(get("min_cutoff")), float(get("beta")),
-                float(get("d_cutoff")))
+  return Params(*(float(cfg[k]) for k in Params._fields))
 
 
 def init(batch_shape, num_joints: int, xp=np) -> State:
@@ -207,3 +208,18 @@ def filter_video(keypoints, confidences, lost, fps: float, params: Params,
     out[t], state = step(state, keypoints[t], scale, 1.0 / fps, params,
                          restart[t])
   return out
+
+
+def resolve(base, overrides=None) -> Params | None:
+  """The settings to run: `base` (`config.tracking.one_euro` or the
+  sidecar's dict of it; a missing one is the config's defaults, off) with
+  the not-None fields of `overrides` (e.g. command-line flags: enabled,
+  min_cutoff, beta, d_cutoff) on top. None when the result is not enabled."""
+  settings = dict(default.get_config().tracking.one_euro)
+  settings.update(dict(base or {}))
+  settings.update({k: v for k, v in dict(overrides or {}).items()
+                   if v is not None})
+  unknown = set(settings) - {"enabled", *Params._fields}
+  if unknown:
+    raise ValueError(f"Unknown One-Euro settings {sorted(unknown)}.")
+  return from_config(settings)

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bodypose_jax import models
+from bodypose_jax import one_euro as one_euro_lib
 from bodypose_jax import roi
 from bodypose_jax import streaming
 
@@ -273,24 +274,45 @@ class HostTracker:
   `app_loop`). The host only crops, so evaluating or demoing a model
   exercises the tracker that ships inside it.
 
+  With a One-Euro filter (`one_euro`), the keypoints it reports are
+  filtered (`one_euro.step`, restarting on every whole-frame view); the ROI
+  still comes from the raw keypoints inside `track`. The ROI must not lag:
+  it has to hold the person in the next crop, and training taught the model
+  crops that bound the previous frame's true pose (with noise), not a
+  smoothed one trailing a fast limb; a filtered ROI would also make the
+  model's inputs, and so its output, depend on the display's settings.
+
   Attributes:
     roi: the ROI the next frame is cropped with (None before the first).
     model_seconds: how long the last frame's `step` and `track` calls took
       (both passes of a double take, not the crop between them).
     nearest: whether crops sample the nearest pixel (depth) or bilinear.
     refine: whether whole-frame views get the double take.
+    one_euro: the filter's `one_euro.Params`, or None (raw keypoints).
+    fps: the frame rate the filter assumes when given no timestamps.
   """
 
-  def __init__(self, model):
-    """model: a `tflite_model.StreamingModel` with a `track` signature."""
+  def __init__(self, model, one_euro: "one_euro_lib.Params | None" = None,
+               fps: float = 30.0):
+    """model: a `tflite_model.StreamingModel` with a `track` signature;
+    one_euro: filter the reported keypoints with these settings (None: as
+    they come); fps: the frame rate, when `__call__` is given no
+    timestamps."""
     self._model = model
     self.nearest = model.sidecar["input"]["modality"] == "depth"
+    tracking_meta = model.sidecar.get("tracking", {})
     # Sidecars written before the double take existed describe a loop
     # without it.
-    self.refine = bool(model.sidecar.get("tracking", {}).get(
-        "refine_whole_frame", False))
+    self.refine = bool(tracking_meta.get("refine_whole_frame", False))
+    self.one_euro = one_euro
+    self.fps = float(fps)
+    # The filter's object scale counts the joints the tracker's ROI does.
+    self._min_joint_confidence = float(tracking_meta.get("rule", {}).get(
+        "min_joint_confidence", 0.0))
     self.roi = None
     self._whole = True
+    self._filter = None
+    self._last_time = None
     self.model_seconds = 0.0
 
   @property
@@ -302,6 +324,8 @@ class HostTracker:
     self._model.reset()
     self.roi = None
     self._whole = True
+    self._filter = None
+    self._last_time = None
 
   def _take(self, frame, roi_, crop_fn):
     """`step` on the frame cropped to `roi_`, then `track`: (the step's
@@ -316,22 +340,28 @@ class HostTracker:
                                 frame.shape[:2])
     return out, tracked, time.perf_counter() - tick
 
-  def __call__(self, frame, crop_fn: Callable | None = None) -> dict:
+  def __call__(self, frame, crop_fn: Callable | None = None,
+               timestamp: float | None = None) -> dict:
     """Runs one frame [H, W, C] (sensor units).
 
     Args:
       frame: the whole camera frame.
       crop_fn: fn(frame, roi) -> [h, w, C] float32 crop; default `roi.crop`.
+      timestamp: the frame's time in seconds, for the filter; None: 1 / fps
+        after the previous frame.
 
     Returns:
-      keypoints [J, 2] in frame pixels and confidences [J], the frame's roi
-      [3] (of the crop that gave them: on a double take, the one found),
-      lost (whether the next frame starts from the whole frame again) and
-      the model's heatmaps [gh, gw, J] on that crop.
+      keypoints [J, 2] in frame pixels (filtered when `one_euro` is set)
+      and confidences [J], raw_keypoints [J, 2] (the model's, which the
+      tracker follows), the frame's roi [3] (of the crop that gave them: on
+      a double take, the one found), lost (whether the next frame starts
+      from the whole frame again) and the model's heatmaps [gh, gw, J] on
+      that crop.
     """
     frame_hw = frame.shape[:2]
     if self.roi is None:
       self.roi = roi.whole_frame(frame_hw, self.input_hw).astype(np.float32)
+    restart = self._whole  # a whole-frame view: the filter starts afresh
     current = self.roi
     incoming = dict(self._model.state)
     out, tracked, self.model_seconds = self._take(frame, current, crop_fn)
@@ -350,6 +380,28 @@ class HostTracker:
       self.model_seconds += seconds
     self.roi = tracked["next_roi"]
     self._whole = tracked["lost"]
-    return {"keypoints": tracked["keypoints"],
+    raw = np.asarray(tracked["keypoints"])
+    keypoints = self._smooth(raw, np.asarray(out["confidences"]), restart,
+                             timestamp)
+    return {"keypoints": keypoints, "raw_keypoints": raw,
             "confidences": out["confidences"], "roi": current,
             "lost": tracked["lost"], "heatmaps": out["heatmaps"]}
+
+  def _smooth(self, keypoints, confidences, restart, timestamp):
+    """This frame's One-Euro output (as `one_euro.filter_video` gives it
+    over the whole video); the keypoints as they are without a filter."""
+    if self.one_euro is None:
+      return keypoints
+    dt = 1.0 / self.fps
+    if timestamp is not None and self._last_time is not None:
+      if timestamp > self._last_time:
+        dt = timestamp - self._last_time
+    self._last_time = timestamp
+    if self._filter is None:
+      self._filter = one_euro_lib.init(keypoints.shape[:-2],
+                                       keypoints.shape[-2])
+    scale = one_euro_lib.object_scale(
+        keypoints, confidences >= self._min_joint_confidence)
+    out, self._filter = one_euro_lib.step(self._filter, keypoints, scale, dt,
+                                          self.one_euro, restart)
+    return out

@@ -120,6 +120,17 @@ def get_config() -> ml_collections.ConfigDict:
   # place joints. Models that see the whole frame (crop.mode 'frame') never
   # refine. Costs one more step on each whole-frame view.
   config.tracking.refine_whole_frame = True
+  # A One-Euro filter (one_euro.py) on the keypoints reported to the user;
+  # the ROI the tracker feeds back comes from the raw keypoints. Cutoffs in
+  # Hz; beta in Hz per (person size per second), the size being the mean of
+  # the confident joints' box width and height (MediaPipe's rule), so the
+  # same numbers hold at any resolution. evaluate.py and demo.py turn it on
+  # with --one_euro; `evaluate --tune_one_euro` searches min_cutoff and beta.
+  config.tracking.one_euro = ml_collections.ConfigDict()
+  config.tracking.one_euro.enabled = False
+  config.tracking.one_euro.min_cutoff = 0.1  # Hz, a still joint's cutoff
+  config.tracking.one_euro.beta = 40.0  # cutoff's rise with speed
+  config.tracking.one_euro.d_cutoff = 1.0  # Hz, the speed estimate's
 
   config.loss = ml_collections.ConfigDict()
   config.loss.sigma = 1.0  # target Gaussian, in heatmap cells

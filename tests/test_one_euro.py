@@ -1,10 +1,14 @@
 """The One-Euro filter: steady when still, quick when moving, scale-free."""
 
+import json
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import commands
 from bodypose_jax import one_euro
 
 FPS = 30.0
@@ -134,3 +138,180 @@ def test_jax_scan_matches_numpy():
                          jnp.asarray(restart)))
   np.testing.assert_allclose(np.asarray(out), _run(track, lost=lost),
                              rtol=1e-5, atol=1e-3)
+
+
+# ------------------------------------------------------------- the tracker --
+class _ScriptedModel:
+  """A stand-in for tflite_model.StreamingModel: each frame's keypoints
+  and lost flag come from a script, so the host loop's filtering can be
+  checked exactly."""
+
+  input_hw = (64, 48)
+  track_state_names = ()
+
+  def __init__(self, keypoints, lost):
+    self.sidecar = {"input": {"modality": "rgb"},
+                    "tracking": {"refine_whole_frame": False,
+                                 "rule": {"min_joint_confidence": 0.5}}}
+    self._keypoints, self._lost = keypoints, lost
+    self.state, self.rois = {}, []
+    self._t = 0
+
+  def reset(self):
+    self._t = 0
+
+  def __call__(self, crop):
+    conf = np.ones(J, np.float32)
+    conf[-1] = 0.1  # the last joint is unsure: out of the object scale
+    return {"keypoints": np.zeros((J, 2)), "confidences": conf,
+            "heatmaps": np.zeros((4, 3, J))}
+
+  def track(self, keypoints, confidences, roi_, frame_hw):
+    self.rois.append(np.array(roi_))
+    t, self._t = self._t, self._t + 1
+    # The next ROI is wherever the raw keypoints are: the filter must not
+    # reach it.
+    return {"keypoints": self._keypoints[t],
+            "next_roi": np.array([*self._keypoints[t][0], 100.0], np.float32),
+            "lost": self._lost[t]}
+
+
+def test_host_tracker_filters_what_it_reports_not_what_it_follows():
+  from bodypose_jax import tracking  # pylint: disable=g-import-not-at-top
+
+  rng = np.random.default_rng(4)
+  n = 12
+  track = (BODY[None] + rng.normal(0, 6.0, (n, J, 2))).astype(np.float32)
+  track[:, -1] += 1000.0  # the unsure joint, far away
+  lost = np.zeros(n, bool)
+  lost[5] = True
+  frames = np.zeros((n, 480, 640, 3), np.float32)
+  plain = tracking.HostTracker(_ScriptedModel(track, lost))
+  raw = [plain(f) for f in frames]
+  model = _ScriptedModel(track, lost)
+  filtered = tracking.HostTracker(model, MEDIAPIPE, fps=FPS)
+  outs = [filtered(f) for f in frames]
+  np.testing.assert_array_equal(np.stack([o["raw_keypoints"] for o in outs]),
+                                track)
+  expected = one_euro.filter_video(
+      track, np.stack([o["confidences"] for o in outs]), lost, FPS,
+      MEDIAPIPE, 0.5)
+  got = np.stack([o["keypoints"] for o in outs])
+  np.testing.assert_allclose(got, expected, atol=1e-5)
+  assert np.abs(got - track).max() > 1.0  # it did filter
+  # Restarts: the first frame and the one after the lost frame pass.
+  np.testing.assert_array_equal(got[[0, 6]], track[[0, 6]])
+  # The ROIs are the unfiltered tracker's.
+  np.testing.assert_array_equal(np.stack([o["roi"] for o in outs]),
+                                np.stack([o["roi"] for o in raw]))
+  # Timestamps: the same frames at twice the interval are filtered as at
+  # half the frame rate.
+  model = _ScriptedModel(track, lost)
+  timed = tracking.HostTracker(model, MEDIAPIPE, fps=FPS)
+  got = np.stack([timed(f, timestamp=2.0 * i / FPS)["keypoints"]
+                  for i, f in enumerate(frames)])
+  np.testing.assert_allclose(
+      got, one_euro.filter_video(track, np.stack(
+          [o["confidences"] for o in outs]), lost, FPS / 2, MEDIAPIPE, 0.5),
+      atol=1e-5)
+  # A new video starts afresh.
+  timed.reset()
+  model.reset()
+  np.testing.assert_array_equal(timed(frames[0])["keypoints"], track[0])
+
+
+def test_resolve_settings():
+  assert one_euro.resolve(None) is None  # off by default
+  on = one_euro.resolve({"enabled": True})
+  assert on == one_euro.Params(0.1, 40.0, 1.0)  # MediaPipe's pose settings
+  assert one_euro.resolve({"enabled": True}, {"beta": 3.0, "d_cutoff": None}
+                          ) == one_euro.Params(0.1, 3.0, 1.0)
+  assert one_euro.resolve({"enabled": True}, {"enabled": False}) is None
+  with pytest.raises(ValueError, match="betta"):
+    one_euro.resolve({}, {"betta": 1.0})
+
+
+# ------------------------------------------------------ the demo, evaluate --
+def _depth_pngs(folder, count=6, hw=(106, 128)):
+  import cv2  # pylint: disable=g-import-not-at-top
+
+  os.makedirs(folder, exist_ok=True)
+  rng = np.random.default_rng(0)
+  for i in range(count):
+    depth = np.zeros(hw, np.uint16)
+    depth[20:90, 40:80] = rng.integers(1500, 3000, (70, 40), dtype=np.uint16)
+    cv2.imwrite(os.path.join(folder, f"MDepth-{i + 1:08d}.png"), depth)
+  return str(folder)
+
+
+def test_demo_draws_and_writes_filtered_keypoints(tiny_export, tmp_path):
+  from bodypose_jax import demo  # pylint: disable=g-import-not-at-top
+
+  model, trained = tiny_export("depth", "gru")
+  with open(model.replace(".tflite", ".json")) as f:
+    assert json.load(f)["tracking"]["one_euro"] == dict(
+        trained.config.tracking.one_euro)
+  folder = _depth_pngs(tmp_path / "depth")
+  path = str(tmp_path / "pose.npz")
+  settings = {"enabled": True, "min_cutoff": 0.1, "beta": 0.0}
+  demo.run(model, folder, str(tmp_path / "d.gif"), display_width=64,
+           keypoints_path=path, one_euro=settings)
+  data = dict(np.load(path))
+  params = one_euro.Params(0.1, 0.0, trained.config.tracking.one_euro.d_cutoff)
+  np.testing.assert_allclose(data["one_euro"], list(params))
+  expected = one_euro.filter_video(
+      data["raw_keypoints"], data["confidences"], data["lost"],
+      demo.DEPTH_FPS, params, trained.config.tracking.min_joint_confidence)
+  np.testing.assert_allclose(data["keypoints"], expected, atol=1e-4)
+
+  # The command line: the flags reach the filter.
+  out = tmp_path / "pose.json"
+  commands.run_module(
+      "bodypose_jax.demo", f"--model={model}", f"--input={folder}",
+      f"--output={tmp_path / 'cli.gif'}", "--display_width=64",
+      f"--keypoints={out}", "--one_euro", "--one_euro_beta=3",
+      timeout=300)
+  with open(out) as f:
+    written = json.load(f)
+  assert written["one_euro"] == {"min_cutoff": 0.1, "beta": 3.0,
+                                 "d_cutoff": 1.0}
+  assert np.shape(written["raw_keypoints"]) == np.shape(written["keypoints"])
+
+
+@pytest.mark.slow
+def test_evaluate_reports_filtered_metrics_and_tunes(smoke_workdir, tmp_path):
+  from bodypose_jax import evaluate  # pylint: disable=g-import-not-at-top
+
+  plain = evaluate.evaluate(smoke_workdir, max_videos=2,
+                            out_dir=str(tmp_path / "plain"))
+  assert "one_euro" not in plain and "unfiltered" not in plain
+  filtered = evaluate.evaluate(
+      smoke_workdir, max_videos=2, out_dir=str(tmp_path / "filtered"),
+      one_euro={"enabled": True, "beta": 5.0})
+  assert filtered["one_euro"] == {"min_cutoff": 0.1, "beta": 5.0,
+                                  "d_cutoff": 1.0, "fps": evaluate.DATASET_FPS}
+  # The unfiltered numbers beside the filtered ones are the plain run's.
+  assert filtered["unfiltered"] == evaluate.headline(plain)
+  assert filtered["all"]["count"] == plain["all"]["count"]
+  assert "One-Euro" in evaluate.summary(filtered)
+  assert evaluate.default_out_dir("w", "s", None, "tracked", True) == (
+      os.path.join("w", "eval_s_one_euro"))
+
+  tuned = evaluate.tune_one_euro(
+      smoke_workdir, "xsub_train", max_videos=2, out_dir=str(tmp_path / "t"),
+      min_cutoffs=(0.1,), betas=(0.0, 40.0))
+  assert [(r["min_cutoff"], r["beta"]) for r in tuned["rows"]] == [
+      (0.1, 0.0), (0.1, 40.0)]
+  with open(tmp_path / "t" / "one_euro_tuning.json") as f:
+    assert json.load(f)["rows"] == tuned["rows"]
+  table = evaluate.tuning_table(tuned)
+  assert "| unfiltered |" in table and "Criterion" in table
+  if tuned["best"] is not None:
+    assert "**best**" in table
+
+  # The command line.
+  proc = commands.run_module(
+      "bodypose_jax.evaluate", f"--workdir={smoke_workdir}",
+      "--max_videos=1", "--one_euro", "--one_euro_min_cutoff=0.3",
+      f"--out={tmp_path / 'cli'}")
+  assert "One-Euro (min_cutoff 0.3, beta 40" in proc.stdout
