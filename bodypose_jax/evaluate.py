@@ -65,7 +65,7 @@ DATASET_FPS = 30.0
 # The tuning grid (Hz; Hz per person size per second). MediaPipe's pose
 # landmarks use min_cutoff 0.1, beta 40.
 TUNE_MIN_CUTOFFS = (0.03, 0.1, 0.3, 1.0, 3.0)
-TUNE_BETAS = (0.0, 1.0, 3.0, 10.0, 40.0, 100.0)
+TUNE_BETAS = (0.0, 3.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 60.0, 100.0)
 # Tuning's criterion: the lowest acceleration error among the settings that
 # keep PCK@0.2 (all joints) within this of the unfiltered model's.
 TUNE_MAX_PCK_DROP = 0.005
@@ -268,9 +268,9 @@ def default_out_dir(workdir: str, split: str, tflite: str | None,
 
 
 def _predictor(workdir, split, tflite, max_videos, step, rois):
-  """(config, predict, model record, step, dataset, pixel scale) of an
-  evaluation: the checks and the loading `evaluate` and `tune_one_euro`
-  share."""
+  """(config, split, predict, model record, step, dataset, pixels per
+  stored pixel) of an evaluation: the checks and the loading `evaluate` and
+  `tune_one_euro` share."""
   config = workdir_lib.load_config(workdir)
   split = split or config.dataset.eval_split
   builder = input_pipeline.get_builder(config)
