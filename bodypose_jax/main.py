@@ -79,7 +79,10 @@ def main(argv):
       jax.process_count(),
       jax.local_devices(),
   )
-  train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  try:
+    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  except train.Preempted:
+    return  # checkpointed and logged; the same command resumes
   if FLAGS.config.stream_eval and jax.process_count() > 1:
     # Restoring the checkpoint is a collective in a multi-process run, and
     # streaming is one process's work: evaluate from the workdir afterwards.

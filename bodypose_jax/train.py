@@ -326,11 +326,27 @@ def checkpoint_manager(workdir: str, config) -> ocp.CheckpointManager:
 
 
 # -------------------------------------------------------------------- loop --
+class Preempted(Exception):
+  """Training stopped at `step` on SIGTERM, its checkpoint written.
+
+  An exception rather than a return value, so that no caller goes on to
+  work that needs the finished run (main's streamed evaluation would spend
+  the scheduler's grace period evaluating a half-trained model).
+  """
+
+  def __init__(self, step: int):
+    super().__init__(f"pre-empted at step {step}")
+    self.step = step
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains `config` in `workdir`, resuming from its latest checkpoint.
 
   Returns:
     The last evaluation's metrics.
+
+  Raises:
+    Preempted: SIGTERM arrived; the step it reached is checkpointed.
   """
   workdir = absolute(workdir)
   tf.io.gfile.makedirs(workdir)
@@ -472,7 +488,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             ckpt.directory,
         )
         writer.flush()
-        return {}
+        raise Preempted(step)
       if step % config.checkpoint_every_steps == 0 or step == total:
         ckpt.save(step, args=ocp.args.StandardSave(state))
       if step % config.eval_every_steps == 0 or step == total:

@@ -142,7 +142,9 @@ def test_sigterm_checkpoints_and_the_rerun_resumes(
       "--config.eval_every_steps=1000",
   ]
   proc = subprocess.Popen(
-      [sys.executable, "-m", *main, "--config.num_train_steps=100000"],
+      # Streaming on: a pre-empted run must not go on to evaluate.
+      [sys.executable, "-m", *main, "--config.num_train_steps=100000",
+       "--config.stream_eval=True"],
       cwd=REPO,
       stdout=subprocess.PIPE,
       stderr=subprocess.STDOUT,
@@ -161,6 +163,7 @@ def test_sigterm_checkpoints_and_the_rerun_resumes(
   assert match, log[-3000:]
   step = int(match.group(1))
   assert os.listdir(workdir / "checkpoints") == [str(step)]
+  assert "Streamed" not in log and not list(workdir.glob("eval_*")), log[-3000:]
 
   result = commands.run_module(*main, f"--config.num_train_steps={step + 2}")
   assert f"Resumed from checkpoint at step {step}" in result.stderr
