@@ -3,6 +3,8 @@ r"""Evaluates a trained streaming model on whole videos of a dataset split.
   python -m bodypose_jax.evaluate --workdir=workdirs/rgb_gru_syn
   python -m bodypose_jax.evaluate --workdir=W --split=xview_test \
       --tflite=W/export/pose_int8.tflite --max_videos=50
+  # Held-out real performers, labelled by the teacher (tfds_ntu/teacher_rgb):
+  python -m bodypose_jax.evaluate --workdir=W --builder_config=teacher_rgb
 
 runs the workdir's checkpoint (the JAX streaming step) or an exported TFLite
 model frame by frame over every video of the split, the state reset at the
@@ -15,6 +17,15 @@ into --out (default <workdir>/eval_<split>[_tflite]):
   pck_curve.png           PCK against the threshold, per subset
   per_joint_pck.png       PCK@0.2 of every joint
   occlusion_recovery.png  error around the frame a joint reappears
+
+`--builder_config` evaluates on another build of the same modality than the
+workdir trained on, e.g. teacher-labelled real video (`teacher_rgb`, split
+default `config.dataset.mix_eval_split`, 'test': its held-out performers),
+so that a synthetic-only and a mixed model compare on the same real people.
+Joints the teacher did not give (tracking state 0) are not scored, and do
+not shape oracle ROIs; frames whose torso cannot be measured are not scored
+(the rule: `metrics.torso_lengths`). Teacher-labelled videos of any size are
+scored in their own pixels.
 """
 
 import json
@@ -225,10 +236,13 @@ def plot_occlusion_recovery(metrics: dict, path: str):
 
 # --------------------------------------------------------------- evaluate --
 def default_out_dir(workdir: str, split: str, tflite: str | None,
-                    rois: str = "tracked") -> str:
+                    rois: str = "tracked",
+                    builder_config: str | None = None) -> str:
   return os.path.join(
       workdir,
-      f"eval_{split}"
+      "eval_"
+      + (f"{builder_config}_" if builder_config else "")
+      + split
       + ("_oracle" if rois == "oracle" else "")
       + ("_tflite" if tflite else ""),
   )
@@ -242,12 +256,15 @@ def evaluate(
     out_dir: str | None = None,
     step: int | None = None,
     rois: str = "tracked",
+    builder_config: str | None = None,
+    data_dir: str | None = None,
 ) -> dict:
   """Evaluates a workdir's checkpoint or an exported model on whole videos.
 
   Args:
     workdir: the training workdir (its config says the dataset).
-    split: any split of that dataset; default its eval split.
+    split: any split of that dataset; default its eval split (with another
+      `builder_config`: `config.dataset.mix_eval_split`).
     tflite: an exported .tflite (sidecar beside it) to run instead of the
       checkpoint.
     max_videos: evaluate only the first videos of the split.
@@ -257,12 +274,20 @@ def evaluate(
     rois: 'tracked' (the model follows the person from a whole-frame start)
       or 'oracle' (each frame cropped around the previous frame's ground
       truth; JAX only).
+    builder_config: evaluate on this tfds_ntu builder config (same
+      modality) instead of the one the workdir trained on, e.g.
+      'teacher_rgb'.
+    data_dir: where that build is; default the workdir's data_dir.
 
   Returns:
     The contents of metrics.json.
   """
   config = workdir_lib.load_config(workdir)
-  split = split or config.dataset.eval_split
+  other = builder_config not in (None, "", config.dataset.builder_config)
+  if other or data_dir:
+    config = _on_dataset(config, builder_config, data_dir)
+  split = split or (config.dataset.mix_eval_split if other
+                    else config.dataset.eval_split)
   builder = input_pipeline.get_builder(config)
   # Before the model: a typo or an empty split fails fast.
   input_pipeline.check_split(builder, split)
@@ -291,8 +316,8 @@ def evaluate(
   t0 = time.perf_counter()
   num_frames, lost_frames = 0, 0
   # Errors in original sensor pixels (1920x1080 colour, 512x424 depth).
-  scale = input_pipeline.original_scale(builder)
   for i, video in enumerate(input_pipeline.as_numpy(ds)):
+    scale = video["scale"]
     pred, lost = predict(video)
     acc.add(pred * scale, video["joints"] * scale, video["tracking_state"])
     lost_frames += int(lost.sum())
@@ -310,6 +335,7 @@ def evaluate(
       "model": model,
       "step": model_step,
       "split": split,
+      "dataset": f"{config.dataset.name}/{config.dataset.builder_config}",
       "rois": rois if tracking.tracks(config) else "whole_frame",
       "pixels": "original sensor pixels",
       # Frames after which the tracker went back to the whole frame.
@@ -318,7 +344,9 @@ def evaluate(
       "seconds": round(time.perf_counter() - t0, 1),
   }
 
-  out_dir = out_dir or default_out_dir(workdir, split, tflite, rois)
+  out_dir = out_dir or default_out_dir(
+      workdir, split, tflite, rois,
+      config.dataset.builder_config if other else None)
   os.makedirs(out_dir, exist_ok=True)
   with open(os.path.join(out_dir, "metrics.json"), "w") as f:
     json.dump(result, f, indent=2)
@@ -332,13 +360,33 @@ def evaluate(
   return result
 
 
+def _on_dataset(config, builder_config, data_dir):
+  """The run's config pointed at another build of the same modality."""
+  modality, _ = input_pipeline.modality(config)
+  config = config.copy_and_resolve_references()
+  with config.unlocked():
+    if builder_config:
+      config.dataset.builder_config = builder_config
+    if data_dir:
+      config.dataset.data_dir = data_dir
+  other, _ = input_pipeline.modality(config)
+  if other != modality:
+    raise ValueError(
+        f"{builder_config!r} stores {other} frames; the workdir's model "
+        f"reads {modality}."
+    )
+  config.lock()
+  return config
+
+
 def summary(result: dict) -> str:
   """One line: the headline numbers of an evaluation."""
   fmt = lambda v, spec: "-" if v is None else format(v, spec)
   every, vis, occ = (result[s] for s in video_metrics.SUBSETS)
   rec, jit = result["recovery"], result["jitter"]
   return (
-      f"{result['model']['kind']} step {result['step']} on {result['split']} "
+      f"{result['model']['kind']} step {result['step']} on "
+      f"{result.get('dataset', '')} {result['split']} "
       f"({result['rois']} ROIs): "
       f"{result['num_videos']} videos, {result['num_frames']} frames; "
       f"PCK@0.2 {fmt(every.get('pck@0.2'), '.3f')} "
@@ -374,6 +422,14 @@ def _define_flags():
       "tracked: follow the person from a whole-frame start, as an app does; "
       "oracle: crop each frame around the previous frame's ground truth.",
   )
+  flags.DEFINE_string(
+      "builder_config", None,
+      "Evaluate on this tfds_ntu builder config (same modality) instead of "
+      "the workdir's, e.g. teacher_rgb: teacher-labelled real video, split "
+      "default 'test' (held-out performers).",
+  )
+  flags.DEFINE_string(
+      "data_dir", None, "Where that build is; default the workdir's.")
 
 
 def main(argv):
@@ -391,6 +447,8 @@ def main(argv):
       FLAGS.out,
       FLAGS.step,
       FLAGS.rois,
+      FLAGS.builder_config,
+      FLAGS.data_dir,
   )
   print(summary(result))
 
