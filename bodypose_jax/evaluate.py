@@ -9,7 +9,8 @@ r"""Evaluates a trained streaming model on whole videos of a dataset split.
 runs the workdir's checkpoint (the JAX streaming step) or an exported TFLite
 model frame by frame over every video of the split, the state reset at the
 start of each video and carried through it, as an app would run it. Writes,
-into --out (default <workdir>/eval_<split>[_tflite]):
+into --out (default
+<workdir>/eval_[<builder_config>_]<split>[_oracle][_tflite]):
 
   metrics.json            PCK (all / visible / occluded joints), the PCK
                           curve and its AUC, per-joint PCK, pixel error,
@@ -414,7 +415,8 @@ def _define_flags():
   )
   flags.DEFINE_integer("max_videos", None, "Evaluate the first N videos only.")
   flags.DEFINE_string(
-      "out", None, "Output folder; default <workdir>/eval_<split>[_tflite]."
+      "out", None, "Output folder; default "
+      "<workdir>/eval_[<builder_config>_]<split>[_oracle][_tflite]."
   )
   flags.DEFINE_integer("step", None, "Checkpoint step; default the latest.")
   flags.DEFINE_enum(
