@@ -415,7 +415,9 @@ def _load(builder, split: str, shuffle: bool, seed: int):
 
 def mix_count(config, local_batch_size: int) -> int:
   """Clips of each local batch drawn from the mix dataset:
-  round(mix_fraction x batch), halves rounded up; 0 when not mixing.
+  round(mix_fraction x batch), halves rounded up; 0 when not mixing. Each
+  process mixes its own local batch, so a global batch holds
+  process_count x this many.
 
   Raises:
     ValueError: when the fraction is outside (0, 1] or rounds to no clip.
