@@ -6,11 +6,14 @@ r"""Evaluates a trained streaming model on whole videos of a dataset split.
   python -m bodypose_jax.evaluate --workdir=W --one_euro --one_euro_beta=10
   python -m bodypose_jax.evaluate --workdir=W --tune_one_euro \
       --split=xsub_train --max_videos=40 --out=/tmp/tune
+  # Held-out real performers, labelled by the teacher (tfds_ntu/teacher_rgb):
+  python -m bodypose_jax.evaluate --workdir=W --builder_config=teacher_rgb
 
 runs the workdir's checkpoint (the JAX streaming step) or an exported TFLite
 model frame by frame over every video of the split, the state reset at the
 start of each video and carried through it, as an app would run it. Writes,
-into --out (default <workdir>/eval_<split>[_tflite]):
+into --out (default
+<workdir>/eval_[<builder_config>_]<split>[_oracle][_tflite]):
 
   metrics.json            PCK (all / visible / occluded joints), the PCK
                           curve and its AUC, per-joint PCK, pixel error,
@@ -28,6 +31,14 @@ video gives what the streaming loop reports. `--tune_one_euro` instead runs
 the model once over the split and grid-searches min_cutoff x beta
 (`tune_one_euro`), writing one_euro_tuning.json (default folder
 <workdir>/one_euro_tuning_<split>).
+`--builder_config` evaluates on another build of the same modality than the
+workdir trained on, e.g. teacher-labelled real video (`teacher_rgb`, split
+default `config.dataset.mix_eval_split`, 'test': its held-out performers),
+so that a synthetic-only and a mixed model compare on the same real people.
+Joints the teacher did not give (tracking state 0) are not scored, and do
+not shape oracle ROIs; frames whose torso cannot be measured are not scored
+(the rule: `metrics.torso_lengths`). Teacher-labelled videos of any size are
+scored in their own pixels.
 """
 
 import json
@@ -257,22 +268,31 @@ def plot_occlusion_recovery(metrics: dict, path: str):
 
 # --------------------------------------------------------------- evaluate --
 def default_out_dir(workdir: str, split: str, tflite: str | None,
-                    rois: str = "tracked", filtered: bool = False) -> str:
+                    rois: str = "tracked", filtered: bool = False,
+                    builder_config: str | None = None) -> str:
   return os.path.join(
       workdir,
-      f"eval_{split}"
+      "eval_"
+      + (f"{builder_config}_" if builder_config else "")
+      + split
       + ("_oracle" if rois == "oracle" else "")
       + ("_tflite" if tflite else "")
       + ("_one_euro" if filtered else ""),
   )
 
 
-def _predictor(workdir, split, tflite, max_videos, step, rois):
-  """(config, split, predict, model record, step, dataset, pixels per
-  stored pixel) of an evaluation: the checks and the loading `evaluate` and
-  `tune_one_euro` share."""
+def _predictor(workdir, split, tflite, max_videos, step, rois,
+               builder_config=None, data_dir=None):
+  """(config, split, predict, model record, step, dataset, the builder
+  config evaluated on when not the workdir's, else None) of an evaluation:
+  the checks and the loading `evaluate` and `tune_one_euro` share. Each
+  video of the dataset carries its 'scale' to original pixels."""
   config = workdir_lib.load_config(workdir)
-  split = split or config.dataset.eval_split
+  other = builder_config not in (None, "", config.dataset.builder_config)
+  if other or data_dir:
+    config = _on_dataset(config, builder_config, data_dir)
+  split = split or (config.dataset.mix_eval_split if other
+                    else config.dataset.eval_split)
   builder = input_pipeline.get_builder(config)
   # Before the model: a typo or an empty split fails fast.
   input_pipeline.check_split(builder, split)
@@ -293,8 +313,8 @@ def _predictor(workdir, split, tflite, max_videos, step, rois):
   if max_videos:
     ds = ds.take(max_videos)
   # Errors in original sensor pixels (1920x1080 colour, 512x424 depth).
-  scale = input_pipeline.original_scale(builder)
-  return config, split, predict, model, model_step, ds, scale
+  return (config, split, predict, model, model_step, ds,
+          config.dataset.builder_config if other else None)
 
 
 def _thresholds(config):
@@ -322,12 +342,15 @@ def evaluate(
     rois: str = "tracked",
     one_euro: dict | None = None,
     fps: float = DATASET_FPS,
+    builder_config: str | None = None,
+    data_dir: str | None = None,
 ) -> dict:
   """Evaluates a workdir's checkpoint or an exported model on whole videos.
 
   Args:
     workdir: the training workdir (its config says the dataset).
-    split: any split of that dataset; default its eval split.
+    split: any split of that dataset; default its eval split (with another
+      `builder_config`: `config.dataset.mix_eval_split`).
     tflite: an exported .tflite (sidecar beside it) to run instead of the
       checkpoint.
     max_videos: evaluate only the first videos of the split.
@@ -341,12 +364,17 @@ def evaluate(
       (enabled, min_cutoff, beta, d_cutoff; None values ignored): when
       enabled, the metrics are those of the filtered keypoints.
     fps: the videos' frame rate, for the filter.
+    builder_config: evaluate on this tfds_ntu builder config (same
+      modality) instead of the one the workdir trained on, e.g.
+      'teacher_rgb'.
+    data_dir: where that build is; default the workdir's data_dir.
 
   Returns:
     The contents of metrics.json.
   """
-  config, split, predict, model, model_step, ds, scale = _predictor(
-      workdir, split, tflite, max_videos, step, rois)
+  config, split, predict, model, model_step, ds, other = _predictor(
+      workdir, split, tflite, max_videos, step, rois, builder_config,
+      data_dir)
   params = one_euro_lib.resolve(config.tracking.one_euro, one_euro)
   thresholds = _thresholds(config)
   acc = video_metrics.VideoMetrics(thresholds=thresholds)
@@ -355,7 +383,7 @@ def evaluate(
   num_frames, lost_frames = 0, 0
   for i, video in enumerate(input_pipeline.as_numpy(ds)):
     out = predict(video)
-    pred, lost = out["keypoints"], out["lost"]
+    pred, lost, scale = out["keypoints"], out["lost"], video["scale"]
     truth = video["joints"] * scale, video["tracking_state"]
     if params is not None:
       raw_acc.add(pred * scale, *truth)
@@ -378,6 +406,7 @@ def evaluate(
       "model": model,
       "step": model_step,
       "split": split,
+      "dataset": f"{config.dataset.name}/{config.dataset.builder_config}",
       "rois": rois if tracking.tracks(config) else "whole_frame",
       "pixels": "original sensor pixels",
       # Frames after which the tracker went back to the whole frame.
@@ -390,7 +419,7 @@ def evaluate(
     result["unfiltered"] = headline(raw_acc.result())
 
   out_dir = out_dir or default_out_dir(workdir, split, tflite, rois,
-                                       params is not None)
+                                       params is not None, other)
   os.makedirs(out_dir, exist_ok=True)
   with open(os.path.join(out_dir, "metrics.json"), "w") as f:
     json.dump(result, f, indent=2)
@@ -404,6 +433,25 @@ def evaluate(
   return result
 
 
+def _on_dataset(config, builder_config, data_dir):
+  """The run's config pointed at another build of the same modality."""
+  modality, _ = input_pipeline.modality(config)
+  config = config.copy_and_resolve_references()
+  with config.unlocked():
+    if builder_config:
+      config.dataset.builder_config = builder_config
+    if data_dir:
+      config.dataset.data_dir = data_dir
+  other, _ = input_pipeline.modality(config)
+  if other != modality:
+    raise ValueError(
+        f"{builder_config!r} stores {other} frames; the workdir's model "
+        f"reads {modality}."
+    )
+  config.lock()
+  return config
+
+
 def summary(result: dict) -> str:
   """One line: the headline numbers of an evaluation."""
   fmt = lambda v, spec: "-" if v is None else format(v, spec)
@@ -415,7 +463,8 @@ def summary(result: dict) -> str:
     filtered = (f"One-Euro (min_cutoff {f['min_cutoff']:g}, beta "
                 f"{f['beta']:g}, d_cutoff {f['d_cutoff']:g}) ")
   return (
-      f"{result['model']['kind']} step {result['step']} on {result['split']} "
+      f"{result['model']['kind']} step {result['step']} on "
+      f"{result.get('dataset', '')} {result['split']} "
       f"({result['rois']} ROIs): {filtered}"
       f"{result['num_videos']} videos, {result['num_frames']} frames; "
       f"PCK@0.2 {fmt(every.get('pck@0.2'), '.3f')} "
@@ -476,7 +525,7 @@ def tune_one_euro(
     ('rows') the `headline` metrics, 'best' the chosen row, and the
     criterion.
   """
-  config, split, predict, model, model_step, ds, scale = _predictor(
+  config, split, predict, model, model_step, ds, _ = _predictor(
       workdir, split, tflite, max_videos, step, rois)
   if d_cutoff is None:
     d_cutoff = config.tracking.one_euro.d_cutoff
@@ -492,7 +541,7 @@ def tune_one_euro(
   t0 = time.perf_counter()
   for i, video in enumerate(input_pipeline.as_numpy(ds)):
     out = predict(video)
-    pred = out["keypoints"]
+    pred, scale = out["keypoints"], video["scale"]
     truth = video["joints"] * scale, video["tracking_state"]
     raw_acc.add(pred * scale, *truth)
     many = one_euro_lib.filter_video(
@@ -579,7 +628,8 @@ def _define_flags():
   )
   flags.DEFINE_integer("max_videos", None, "Evaluate the first N videos only.")
   flags.DEFINE_string(
-      "out", None, "Output folder; default <workdir>/eval_<split>[_tflite]."
+      "out", None, "Output folder; default "
+      "<workdir>/eval_[<builder_config>_]<split>[_oracle][_tflite]."
   )
   flags.DEFINE_integer("step", None, "Checkpoint step; default the latest.")
   flags.DEFINE_enum(
@@ -607,6 +657,14 @@ def _define_flags():
                     "The tuning grid's min_cutoff values.")
   flags.DEFINE_list("tune_betas", [f"{b:g}" for b in TUNE_BETAS],
                     "The tuning grid's beta values.")
+  flags.DEFINE_string(
+      "builder_config", None,
+      "Evaluate on this tfds_ntu builder config (same modality) instead of "
+      "the workdir's, e.g. teacher_rgb: teacher-labelled real video, split "
+      "default 'test' (held-out performers).",
+  )
+  flags.DEFINE_string(
+      "data_dir", None, "Where that build is; default the workdir's.")
 
 
 def main(argv):
@@ -638,6 +696,8 @@ def main(argv):
                 "beta": FLAGS.one_euro_beta,
                 "d_cutoff": FLAGS.one_euro_d_cutoff},
       fps=FLAGS.fps,
+      builder_config=FLAGS.builder_config,
+      data_dir=FLAGS.data_dir,
   )
   print(summary(result))
 

@@ -7,7 +7,16 @@ translate, horizontal flip with the left/right joints swapped), applies
 photometric jitter (RGB) or sensor noise (depth), and normalises. Heatmap
 targets are built from the joints on the device, inside the loss, so the host
 ships joints rather than `[h, w, 25]` maps per frame.
+
+Every clip carries a per-joint `confidence` beside its tracking state: 1 for
+Kinect skeletons, the teacher's confidence for teacher-labelled video (the
+`teacher_*` builder configs), where absent joints have state 0. The loss
+weighs each joint by both (`losses.joint_weights`). Training may draw a
+fixed share of every batch from a second, teacher-labelled dataset
+(`config.dataset.mix_*`, `train_dataset`).
 """
+
+import math
 
 import os
 from typing import Iterator
@@ -22,46 +31,67 @@ from bodypose_jax import roi
 from bodypose_jax import skeleton
 
 
-def get_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
-  """The TFDS builder for `config.dataset`, prepared.
+def get_builder(
+    config: ml_collections.ConfigDict, builder_config: str | None = None
+) -> tfds.core.DatasetBuilder:
+  """The TFDS builder for `config.dataset` (or its `builder_config`), prepared.
 
   Synthetic builder configs render and build themselves on first use; real
-  NTU RGB+D must be built beforehand, and a missing build stops here with the
-  command that builds it.
+  NTU RGB+D and teacher-labelled video must be built beforehand, and a
+  missing build stops here with the command that builds it.
   """
   # Imported here, not at the top: importing registers the builder.
   import tfds_ntu  # pylint: disable=g-import-not-at-top,unused-import
 
   ds = config.dataset
-  builder = tfds.builder(f"{ds.name}/{ds.builder_config}", data_dir=ds.data_dir)
+  name = builder_config or ds.builder_config
+  builder = tfds.builder(f"{ds.name}/{name}", data_dir=ds.data_dir)
   if builder.is_prepared():
     return builder
-  if ds.builder_config.startswith("synthetic"):
+  if name.startswith("synthetic"):
     logging.info(
         "Rendering and building %s/%s into %s (first use).",
         ds.name,
-        ds.builder_config,
+        name,
         builder.data_dir,
     )
     builder.download_and_prepare()
     return builder
   data_dir = ds.data_dir or "~/tensorflow_datasets"
+  if name.startswith("teacher"):
+    where = (
+        "where /path/to/labelled_videos holds the videos and their "
+        "<video stem>.teacher.npz annotations (tfds_ntu/teacher_videos.py)."
+    )
+  else:
+    where = (
+        "where /path/to/ntu_rgbd holds the NTU RGB+D folders "
+        "(nturgb+d_rgb, nturgb+d_depth_masked, nturgbd_skeletons). Or train "
+        "on the synthetic set: --config=configs/<name>.py:synthetic"
+    )
   raise FileNotFoundError(
-      f"Dataset {ds.name}/{ds.builder_config} is not built in {data_dir} "
+      f"Dataset {ds.name}/{name} is not built in {data_dir} "
       f"(looked for {builder.data_dir}). Build it from the repository root "
-      f"with:\n  {build_command(ds.builder_config, data_dir)}\n"
-      "where /path/to/ntu_rgbd holds the NTU RGB+D folders "
-      "(nturgb+d_rgb, nturgb+d_depth_masked, nturgbd_skeletons). Or train on "
-      "the synthetic set: --config=configs/<name>.py:synthetic"
+      f"with:\n  {build_command(name, data_dir)}\n{where}"
   )
+
+
+def get_mix_builder(config: ml_collections.ConfigDict):
+  """The prepared builder of `config.dataset.mix_builder_config`, or None
+  when training does not mix."""
+  mix = config.dataset.get("mix_builder_config", "")
+  return get_builder(config, mix) if mix else None
 
 
 def build_command(builder_config: str, data_dir: str | None = None) -> str:
   """The command, run from the repository root, that builds tfds_ntu's
   `builder_config` into `data_dir` (None: TFDS's default); real data is read
-  from `--manual_dir`, written here as /path/to/ntu_rgbd."""
+  from `--manual_dir`, written here as /path/to/ntu_rgbd (teacher configs:
+  /path/to/labelled_videos)."""
   manual = ""
-  if not builder_config.startswith("synthetic"):
+  if builder_config.startswith("teacher"):
+    manual = " --manual_dir=/path/to/labelled_videos"
+  elif not builder_config.startswith("synthetic"):
     manual = " --manual_dir=/path/to/ntu_rgbd"
   return (
       f"tfds build tfds_ntu --config={builder_config}{manual} "
@@ -130,14 +160,15 @@ def _tnp():
   return tnp
 
 
-def _mirror(joints, tracking_state, width):
+def _mirror(joints, tracking_state, confidence, width):
   """Joints of the horizontally mirrored frame: x -> W - 1 - x, and the left
-  and right labels swapped."""
+  and right labels (of the joints, states and confidences) swapped."""
   perm = tf.constant(skeleton.FLIP_PERMUTATION)
   x = tf.cast(width, tf.float32) - 1 - joints[..., 0]
   joints = tf.stack([x, joints[..., 1]], -1)
   return (tf.gather(joints, perm, axis=-2),
-          tf.gather(tracking_state, perm, axis=-1))
+          tf.gather(tracking_state, perm, axis=-1),
+          tf.gather(confidence, perm, axis=-1))
 
 
 def _normal(seed, shape):
@@ -294,13 +325,18 @@ def make_clip_fn(
     frames = _decode_frames(tf.gather(example["frames"], idx), channels)
     joints = tf.gather(example["joints_2d"], idx)
     state = tf.gather(example["tracking_state"], idx)
+    confidence = (
+        tf.gather(example["confidence"], idx)
+        if "confidence" in example
+        else tf.ones(tf.shape(state), tf.float32)
+    )
     seeds = tf.random.experimental.stateless_split(seed, 4)
     flip = train and tf.random.stateless_uniform([], seeds[0]) < (
         cfg.augment.flip_prob)
     if train:
-      joints, state = tf.cond(
-          flip, lambda: _mirror(joints, state, stored_hw[1]),
-          lambda: (joints, state))
+      joints, state, confidence = tf.cond(
+          flip, lambda: _mirror(joints, state, confidence, stored_hw[1]),
+          lambda: (joints, state, confidence))
     rois = frame_rois(joints, state, stored_hw, input_hw, cfg, seeds[1],
                       train)
     if train:
@@ -317,8 +353,10 @@ def make_clip_fn(
       frames = _depth_noise(frames, seeds[3], cfg.augment)
     frames = normalise(frames, modality, cfg)
     frames.set_shape([cfg.clip_length, *input_hw, channels])
+    # Joints without ground truth (absent, or outside the crop) weigh 0.
+    confidence = tf.where(state > 0, confidence, 0.0)
     return {"frames": frames, "joints": joints, "tracking_state": state,
-            "rois": rois}
+            "confidence": confidence, "rois": rois}
 
   return clip_fn
 
@@ -375,31 +413,93 @@ def _load(builder, split: str, shuffle: bool, seed: int):
   )
 
 
-def train_dataset(config, builder, local_batch_size: int) -> tf.data.Dataset:
-  """Endless shuffled augmented clips, one random clip per sample visit.
+def mix_count(config, local_batch_size: int) -> int:
+  """Clips of each local batch drawn from the mix dataset:
+  round(mix_fraction x batch), halves rounded up; 0 when not mixing. Each
+  process mixes its own local batch, so a global batch holds
+  process_count x this many.
 
-  Elements: frames [b, T, H, W, C] float32, joints [b, T, J, 2] float32 (input
-  pixels), tracking_state [b, T, J] int32, with b = `local_batch_size`.
+  Raises:
+    ValueError: when the fraction is outside (0, 1] or rounds to no clip.
   """
+  ds = config.dataset
+  if not ds.get("mix_builder_config", ""):
+    return 0
+  fraction = ds.mix_fraction
+  if not 0 < fraction <= 1:
+    raise ValueError(
+        f"config.dataset.mix_fraction {fraction} is not in (0, 1]; set "
+        "mix_builder_config='' to train without mixing."
+    )
+  count = min(local_batch_size, math.floor(fraction * local_batch_size + 0.5))
+  if count == 0:
+    raise ValueError(
+        f"config.dataset.mix_fraction {fraction} of a batch of "
+        f"{local_batch_size} clips rounds to none; raise the fraction or the "
+        "batch size."
+    )
+  return count
+
+
+def _train_clips(config, builder, split: str, stream: int):
+  """Endless shuffled augmented clips of `split`, one per sample visit;
+  `stream` 0 is the main dataset's randomness, others are independent of
+  it."""
   h, w, c, modality = frame_spec(builder)
   clip_fn = make_clip_fn(config, (h, w), c, modality, train=True)
   span = _span(config)
 
   def sample(index, example):
     seed = tf.stack([tf.cast(config.seed, tf.int64), index])
+    if stream:
+      seed = tf.random.experimental.stateless_fold_in(seed, stream)
     n = tf.shape(example["joints_2d"])[0]
     start = tf.random.stateless_uniform(
         [], seed, 0, tf.maximum(n - span, 0) + 1, dtype=tf.int32
     )
     return clip_fn(example, start, seed + 1)
 
-  ds = _load(builder, config.dataset.train_split, True, config.seed)
+  ds = _load(builder, split, True, config.seed + stream)
   ds = ds.cache() if config.dataset.cache else ds
-  ds = ds.repeat().shuffle(config.dataset.shuffle_buffer, seed=config.seed)
-  ds = ds.enumerate().map(sample, num_parallel_calls=tf.data.AUTOTUNE)
-  return ds.batch(local_batch_size, drop_remainder=True).prefetch(
-      config.dataset.prefetch
-  )
+  ds = ds.repeat().shuffle(config.dataset.shuffle_buffer,
+                           seed=config.seed + stream)
+  return ds.enumerate().map(sample, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def train_dataset(config, builder, local_batch_size: int,
+                  mix_builder=None) -> tf.data.Dataset:
+  """Endless shuffled augmented clips, one random clip per sample visit.
+
+  Elements: frames [b, T, H, W, C] float32, joints [b, T, J, 2] float32 (input
+  pixels), tracking_state [b, T, J] int32, confidence [b, T, J] float32, rois
+  [b, T, 3], with b = `local_batch_size`.
+
+  With `mix_builder` (`get_mix_builder`), every batch holds exactly
+  `mix_count` clips of its `config.dataset.mix_train_split` (the last ones)
+  and the rest from `builder`. Each set is cropped from its own stored
+  frames, so the two may be stored at different sizes; they must hold the
+  same modality.
+  """
+  count = mix_count(config, local_batch_size) if mix_builder else 0
+  main = _train_clips(config, builder, config.dataset.train_split, 0)
+  if not count:
+    ds = main.batch(local_batch_size, drop_remainder=True)
+    return ds.prefetch(config.dataset.prefetch)
+  main_modality, mix_modality = frame_spec(builder)[3], frame_spec(
+      mix_builder)[3]
+  if main_modality != mix_modality:
+    raise ValueError(
+        f"Cannot mix {mix_builder.info.full_name} ({mix_modality}) into "
+        f"{builder.info.full_name} ({main_modality}) batches."
+    )
+  mix = _train_clips(config, mix_builder, config.dataset.mix_train_split, 1)
+  mix = mix.batch(count, drop_remainder=True)
+  if count == local_batch_size:
+    return mix.prefetch(config.dataset.prefetch)
+  main = main.batch(local_batch_size - count, drop_remainder=True)
+  ds = tf.data.Dataset.zip((main, mix)).map(
+      lambda a, b: {k: tf.concat([a[k], b[k]], 0) for k in a})
+  return ds.prefetch(config.dataset.prefetch)
 
 
 def eval_dataset(config, builder, local_batch_size: int) -> tf.data.Dataset:
@@ -438,15 +538,23 @@ def sequence_dataset(config, builder, split: str) -> tf.data.Dataset:
   For the tracked streaming loop, which crops every frame itself.
   Elements: frames [N, H, W, C] float32 (RGB 0..255 or depth mm, the stored
   frame), joints [N, J, 2] float32 in stored-frame pixels, tracking_state
-  [N, J] int32; N varies.
+  [N, J] int32, and scale: the video's own pixels per stored pixel
+  (`original_scale`, or per video for teacher-labelled video of any size);
+  N varies.
   """
-  _, _, c, _ = frame_spec(builder)
+  h, w, c, _ = frame_spec(builder)
+  default_scale = original_scale(builder)
 
   def whole(example):
+    scale = tf.constant(default_scale, tf.float32)
+    if "frame_size" in example:  # fitted in with its aspect kept
+      size = tf.cast(example["frame_size"], tf.float32)
+      scale = 1.0 / tf.minimum(h / size[0], w / size[1])
     return {
         "frames": _decode_frames(example["frames"], c),
         "joints": example["joints_2d"],
         "tracking_state": example["tracking_state"],
+        "scale": scale,
     }
 
   return _load(builder, split, False, config.seed).map(whole)

@@ -6,17 +6,25 @@ import jax.numpy as jnp
 from bodypose_jax import heatmaps
 
 
-def joint_weights(tracking_state, inferred_weight: float):
-  """Loss weight per joint: 1 tracked, `inferred_weight` inferred, 0 absent.
+def joint_weights(tracking_state, inferred_weight: float, confidence=None):
+  """Loss weight per joint: 1 tracked, `inferred_weight` inferred, 0 absent,
+  times the label's confidence.
+
+  Kinect skeletons have confidence 1; a teacher's labels (tracking state 2
+  where it found the joint, 0 where not) weigh by its confidence, so an
+  absent joint weighs 0 either way.
 
   Args:
-    tracking_state: [..., J] Kinect tracking state (0, 1, 2).
+    tracking_state: [..., J] tracking state (0, 1, 2).
+    inferred_weight: weight of an inferred (state 1) joint.
+    confidence: [..., J] in [0, 1], or None (all 1).
   """
-  return jnp.where(
+  weights = jnp.where(
       tracking_state == 2,
       1.0,
       jnp.where(tracking_state == 1, inferred_weight, 0.0),
   )
+  return weights if confidence is None else weights * confidence
 
 
 def pose_loss(
@@ -27,7 +35,8 @@ def pose_loss(
     stride: int,
     sigma: float,
     offset_weight: float,
-    inferred_weight: float
+    inferred_weight: float,
+    confidence=None,
 ):
   """Weighted loss over every frame of the clip.
 
@@ -40,13 +49,15 @@ def pose_loss(
     outputs: {'heatmaps': [B, T, h, w, J], 'offsets': [B, T, h, w, J, 2]}.
     joints: [B, T, J, 2] ground truth in input pixels.
     tracking_state: [B, T, J].
+    confidence: [B, T, J] per-joint label confidence (`joint_weights`), or
+      None (all 1).
 
   Returns:
     (loss scalar, {'heatmap_loss', 'offset_loss'}).
   """
   logits = outputs["heatmaps"]
   h, w, j = logits.shape[-3:]
-  weights = joint_weights(tracking_state, inferred_weight)
+  weights = joint_weights(tracking_state, inferred_weight, confidence)
   norm = jnp.maximum(weights.sum(), 1.0)
 
   target = heatmaps.gaussian_targets(joints, (h, w), stride, sigma)

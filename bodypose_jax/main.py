@@ -97,6 +97,11 @@ def main(argv):
         "tracked",):
       result = evaluate.evaluate(FLAGS.workdir, rois=rois)
       logging.info("Streamed: %s", evaluate.summary(result))
+      mix = FLAGS.config.dataset.mix_builder_config
+      if mix:  # the held-out real performers
+        result = evaluate.evaluate(FLAGS.workdir, rois=rois,
+                                   builder_config=mix)
+        logging.info("Streamed on %s: %s", mix, evaluate.summary(result))
 
 
 if __name__ == "__main__":

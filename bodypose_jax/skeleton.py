@@ -90,3 +90,9 @@ FLIP_PERMUTATION = _flip_permutation()
 # the shoulders. Unlike shoulder or hip width it does not shrink when the
 # person turns side-on to the camera (the -45/+45 degree NTU views).
 TORSO = (JOINT_INDEX["spine_base"], JOINT_INDEX["spine_shoulder"])
+# Where a spine joint is missing (a teacher without spine joints), the torso
+# runs from the hips' midpoint to the shoulders' midpoint (metrics.torso_lengths).
+TORSO_SIDES = (
+    (JOINT_INDEX["hip_left"], JOINT_INDEX["hip_right"]),
+    (JOINT_INDEX["shoulder_left"], JOINT_INDEX["shoulder_right"]),
+)

@@ -105,7 +105,11 @@ def train_step(state: TrainState, batch, *, loss_config, learning_rate_fn):
         mutable=["batch_stats"],
     )
     loss, aux = losses.pose_loss(
-        outputs, batch["joints"], batch["tracking_state"], **loss_config
+        outputs,
+        batch["joints"],
+        batch["tracking_state"],
+        confidence=batch.get("confidence"),
+        **loss_config,
     )
     return loss, (aux, updates["batch_stats"])
 
@@ -195,6 +199,7 @@ def batch_spec(frames_shape, sharding) -> dict:
       "frames": (frames_shape, jnp.float32),
       "joints": ((b, t, j, 2), jnp.float32),
       "tracking_state": ((b, t, j), jnp.int32),
+      "confidence": ((b, t, j), jnp.float32),
       "rois": ((b, t, 3), jnp.float32),
   }
   return {
@@ -362,6 +367,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   # Before the model: a split the build left empty fails fast, named.
   for split in (config.dataset.train_split, config.dataset.eval_split):
     input_pipeline.check_split(builder, split)
+  mix_builder = input_pipeline.get_mix_builder(config)
+  if mix_builder is not None:
+    input_pipeline.check_split(mix_builder, config.dataset.mix_train_split)
+    logging.info(
+        "Mixing %d of every %d clips from %s %s.",
+        input_pipeline.mix_count(config, _local_batch(config)),
+        _local_batch(config),
+        mix_builder.info.full_name,
+        config.dataset.mix_train_split,
+    )
   h, w, c, modality = input_pipeline.frame_spec(builder)
   logging.info(
       "Dataset %s/%s: %s frames stored at %dx%d, input %s.",
@@ -431,7 +446,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     with data_config.unlocked():
       data_config.seed = config.seed + start_step
     train_iter = input_pipeline.as_numpy(
-        input_pipeline.train_dataset(data_config, builder, _local_batch(config))
+        input_pipeline.train_dataset(
+            data_config, builder, _local_batch(config), mix_builder
+        )
     )
     compiled_train_step = compile_and_report(
         jit_train_step(config, mesh),

@@ -8,11 +8,13 @@ Everything here is plain numpy over one video at a time:
                             not see the joint: occluded), 2 tracked (visible)
 
 Distances are normalised by the frame's torso length as in metrics.py (spine
-base to spine-at-shoulders; a frame counts only when both are known and the
-torso is at least one pixel long). `video_sums` turns one video into additive
-sums and counts, `merge` adds two such dicts and `finalize` divides once, so a
-metric over many videos weights every joint-frame equally instead of
-averaging per-video averages. `VideoMetrics` wraps the three.
+base to spine-at-shoulders, or where a spine joint is missing the hips'
+midpoint to the shoulders' midpoint; a frame counts only when one of them is
+known and the torso is at least one pixel long). `video_sums` turns one
+video into additive sums and counts, `merge` adds two such dicts and
+`finalize` divides once, so a metric over many videos weights every
+joint-frame equally instead of averaging per-video averages. `VideoMetrics`
+wraps the three.
 """
 
 from typing import Mapping, Sequence

@@ -29,6 +29,17 @@ def get_config() -> ml_collections.ConfigDict:
   config.dataset.cache = False  # cache encoded samples in memory
   config.dataset.shuffle_buffer = 1024
   config.dataset.prefetch = 4
+  # Training on a mix: every training batch takes round(mix_fraction x
+  # batch) clips (halves up, exactly per batch) from `mix_train_split` of
+  # this builder config, teacher-labelled real video ('teacher_rgb'), and
+  # the rest from `builder_config`. Each joint weighs by the teacher's
+  # confidence (losses.joint_weights). '' trains on `builder_config` alone.
+  config.dataset.mix_builder_config = ""
+  config.dataset.mix_fraction = 0.25
+  config.dataset.mix_train_split = "train"
+  # After a mixed run, main also streams this split of the mix dataset
+  # (held-out real performers), as `evaluate --builder_config` does.
+  config.dataset.mix_eval_split = "test"
 
   config.input = ml_collections.ConfigDict()
   # (H, W) fed to the model: a portrait crop around the person.
@@ -164,7 +175,8 @@ def get_config() -> ml_collections.ConfigDict:
 def apply_variant(
     config: ml_collections.ConfigDict, variant: str | None, modality: str
 ) -> ml_collections.ConfigDict:
-  """Applies the ':synthetic' or ':smoke' variant, then locks the config.
+  """Applies the ':synthetic', ':large', ':mixed' or ':smoke' variant, then
+  locks the config.
 
   Args:
     config: from `get_config` with the experiment's model settings.
@@ -172,22 +184,24 @@ def apply_variant(
       ~12 minutes of training and streamed evaluation on 2 CPU cores, plus
       rendering and building the set on first use), 'large' (the same model
       trained ~5x longer on the large synthetic set, about an hour on 2
-      cores plus ~40 minutes to build the set once) or 'smoke' (a tiny run,
-      < 2 minutes).
+      cores plus ~40 minutes to build the set once), 'mixed' (':synthetic'
+      with a quarter of every batch from teacher-labelled real video, the
+      `teacher_rgb` build, which must exist; colour only) or 'smoke' (a
+      tiny run, < 2 minutes).
     modality: 'rgb' or 'depth'.
   """
   if variant is None:
     config.dataset.builder_config = modality
-  elif variant in ("synthetic", "large", "smoke"):
+  elif variant in ("synthetic", "large", "mixed", "smoke"):
     config.dataset.cache = True
     config.log_every_steps = 20
     config.keep_checkpoints = 2
   else:
     raise ValueError(
         f"Unknown config variant {variant!r}; expected none, "
-        "'synthetic', 'large' or 'smoke'."
+        "'synthetic', 'large', 'mixed' or 'smoke'."
     )
-  if variant in ("synthetic", "large"):
+  if variant in ("synthetic", "large", "mixed"):
     config.dataset.builder_config = f"synthetic_{modality}"
     config.input.input_size = (128, 96)
     config.input.clip_length = 4
@@ -206,6 +220,15 @@ def apply_variant(
     config.num_train_steps = 8000
     config.eval_every_steps = 2000
     config.checkpoint_every_steps = 500
+  if variant == "mixed":
+    if modality != "rgb":
+      raise ValueError(
+          "The ':mixed' variant mixes in teacher-labelled colour video; "
+          f"there is none for {modality!r}."
+      )
+    # 2 of the 8 clips of every batch are real people.
+    config.dataset.mix_builder_config = "teacher_rgb"
+    config.dataset.mix_fraction = 0.25
   if variant == "smoke":
     config.dataset.builder_config = f"synthetic_smoke_{modality}"
     config.input.input_size = (64, 48)

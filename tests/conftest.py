@@ -90,3 +90,30 @@ def tiny_export(tmp_path_factory):
     return path, trained
 
   return make
+
+
+@pytest.fixture(scope="session")
+def teacher_manual_dir(tmp_path_factory):
+  """Six rendered synthetic videos (setup 1, cameras 1-2, performers 1, 3,
+  4) each labelled by the fixture teacher (`teacher_fixtures`), in NTU's
+  layout: (root, samples). P003 trains, P001 and P004 test."""
+  import teacher_fixtures  # pylint: disable=g-import-not-at-top
+
+  root = str(tmp_path_factory.mktemp("teacher_videos"))
+  samples = teacher_fixtures.render(root)
+  for sample in samples:
+    teacher_fixtures.label(root, sample.name)
+  return root, samples
+
+
+@pytest.fixture(scope="session")
+def teacher_builder(teacher_manual_dir, smoke_data_dir):
+  """tfds_ntu/teacher_rgb built from `teacher_manual_dir` into the smoke
+  data_dir, beside the synthetic smoke sets."""
+  builder = tfds.builder("tfds_ntu/teacher_rgb", data_dir=smoke_data_dir)
+  builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(
+          manual_dir=teacher_manual_dir[0]
+      )
+  )
+  return builder

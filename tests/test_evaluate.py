@@ -121,7 +121,10 @@ def test_visible_occluded_split_counts():
   gt, state = _video(6)
   state[:, :5] = 1  # 5 occluded joints per frame
   state[:, 5:8] = 0  # 3 without ground truth
-  state[2, skeleton.TORSO[1]] = 0  # frame 2 has no torso: left out
+  # Frame 2 has no torso: no spine at the shoulders, and no left hip for
+  # the hips-to-shoulders fallback (metrics.torso_lengths): left out.
+  state[2, skeleton.TORSO[1]] = 0
+  state[2, skeleton.JOINT_INDEX["hip_left"]] = 0
   gt[3, skeleton.TORSO[1]] = gt[3, skeleton.TORSO[0]] + 0.5  # < 1 px torso
   pred = gt.copy()
   pred[:, 0] += 30.0  # an occluded joint (0.3 torso) missed everywhere

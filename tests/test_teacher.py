@@ -14,6 +14,7 @@ from bodypose_jax import skeleton
 from tfds_ntu import blazepose
 from tfds_ntu import mjpg_avi
 from tfds_ntu import teacher
+from tfds_ntu import teacher_format
 from tfds_ntu import teacher_check
 
 _PEERS = real_samples.REPO.parent / 'shared' / 'peers'
@@ -200,16 +201,16 @@ def _write(path, t=4, **overrides):
   kp, conf = teacher.to_kinect(lm, vis, pres, score)
   args = dict(keypoints=kp, confidence=conf, person_score=score,
               frame_size=(1080, 1920),
-              metadata=dict(video='x_rgb.avi', fps=30.0))
+              metadata=dict(video='x_rgb.avi', fps=30.0, mirror_swapped=True))
   args.update(overrides)
-  teacher.write_annotation(path, **args)
+  teacher_format.write_annotation(path, **args)
   return args
 
 
 def test_annotation_round_trip(tmp_path):
   path = tmp_path / 'x_rgb.teacher.npz'
   args = _write(path)
-  got = teacher.read_annotation(path)
+  got = teacher_format.read_annotation(path)
   np.testing.assert_array_equal(got['keypoints'], args['keypoints'])
   np.testing.assert_array_equal(got['confidence'], args['confidence'])
   np.testing.assert_array_equal(got['frame_size'], [1080, 1920])
@@ -229,7 +230,7 @@ def test_write_annotation_refuses_bad_arrays_and_keeps_old_file(tmp_path):
   conf[0, 0] = 1.5
   with pytest.raises(ValueError, match='x_rgb.teacher.npz.*confidence'):
     _write(path, confidence=conf)
-  teacher.read_annotation(path)  # The earlier file is intact.
+  teacher_format.read_annotation(path)  # The earlier file is intact.
   assert len(list(tmp_path.iterdir())) == 1
 
 
@@ -262,14 +263,14 @@ def test_read_annotation_errors(tmp_path, damage, message):
   bad = tmp_path / 'bad_rgb.teacher.npz'
   _save(bad, **arrays)
   with pytest.raises(ValueError, match=f'bad_rgb.teacher.npz: .*{message}'):
-    teacher.read_annotation(bad)
+    teacher_format.read_annotation(bad)
 
 
 def test_read_annotation_not_an_npz(tmp_path):
   bad = tmp_path / 'junk.teacher.npz'
   bad.write_text('not a zip')
   with pytest.raises(ValueError, match='junk.teacher.npz: not a readable'):
-    teacher.read_annotation(bad)
+    teacher_format.read_annotation(bad)
 
 
 # --- the labelling command ---------------------------------------------------
@@ -296,7 +297,7 @@ def _check_labelled(returncode, stdout, stderr, out):
   assert 'broken_rgb.avi' in stderr.split('failures:')[-1]
   assert 'labelled 1, skipped 0 already labelled, failed 1' in stdout
   assert sorted(p.name for p in out.iterdir()) == ['good_rgb.teacher.npz']
-  got = teacher.read_annotation(out / 'good_rgb.teacher.npz')
+  got = teacher_format.read_annotation(out / 'good_rgb.teacher.npz')
   # A blank video: 3 frames, nobody in them.
   assert got['keypoints'].shape == (3, 25, 2)
   assert np.isnan(got['keypoints']).all() and (got['person_score'] == 0).all()

@@ -39,7 +39,12 @@ VIDEO = 'video'  # the colour video is missing or undecodable
 DEPTH = 'depth'  # a depth folder or PNG is missing or corrupt
 NO_FRAMES = 'no_frames'  # no frame has both an image and a skeleton
 ALIGNMENT = 'alignment'  # too few joints to map colour onto depth
-READ_REASONS = (SKELETON, NO_BODY, VIDEO, DEPTH, NO_FRAMES, ALIGNMENT)
+# Teacher-labelled video (the `teacher_*` configs):
+ANNOTATION = 'annotation'  # the .teacher.npz is unreadable or malformed
+# The annotation's frame count or frame size is not the video's.
+ANNOTATION_MISMATCH = 'annotation_mismatch'
+READ_REASONS = (SKELETON, NO_BODY, VIDEO, DEPTH, NO_FRAMES, ALIGNMENT,
+                ANNOTATION, ANNOTATION_MISMATCH)
 
 
 class SampleError(ValueError):

@@ -30,7 +30,8 @@ One file per video, `<video name without extension>.teacher.npz` (e.g.
   "landmark_sha256", "mapping": MAPPING_VERSION, "mirror_swapped": true,
   "video": file name, "fps": the video's frame rate}.
 
-`write_annotation` and `read_annotation` are the one writer and reader.
+`teacher_format.write_annotation` and `read_annotation` are the one writer
+and reader.
 
 BlazePose's 33 landmarks -> Kinect v2 joints (`MAPPING`)
 --------------------------------------------------------
@@ -96,13 +97,9 @@ confidence 0 everywhere.
 import dataclasses
 import fnmatch
 import hashlib
-import json
-import os
 import pathlib
 import sys
-import tempfile
 import time
-import zipfile
 
 from absl import app
 from absl import flags
@@ -110,13 +107,12 @@ import cv2
 import numpy as np
 
 from tfds_ntu import blazepose
+from tfds_ntu import teacher_format
+from tfds_ntu.teacher_format import NUM_JOINTS
 from tfds_ntu import video_io
 
-FORMAT = 'bodypose_jax.teacher/1'
 TEACHER = 'blazepose_full'
 MAPPING_VERSION = 'blazepose33_kinect25/1'
-SUFFIX = '.teacher.npz'
-NUM_JOINTS = 25
 
 _PEERS = pathlib.Path(__file__).resolve().parents[2] / 'shared' / 'peers'
 DEFAULT_DETECTOR = _PEERS / 'blazepose_detector.tflite'
@@ -147,7 +143,6 @@ for _a, _b in ((1, 4), (2, 5), (3, 6), (7, 8), (9, 10), (11, 12), (13, 14),
                (27, 28), (29, 30), (31, 32)):
   _BLAZEPOSE_SWAP[_a], _BLAZEPOSE_SWAP[_b] = _b, _a
 
-_KEYS = {'keypoints', 'confidence', 'person_score', 'frame_size', 'metadata'}
 
 
 def to_kinect(landmarks, visibility, presence, person_score,
@@ -191,118 +186,6 @@ def sha256(path) -> str:
     for block in iter(lambda: f.read(1 << 20), b''):
       h.update(block)
   return h.hexdigest()
-
-
-def annotation_path(video, output_dir=None) -> pathlib.Path:
-  """Where a video's annotation goes: beside it, or in `output_dir`."""
-  video = pathlib.Path(video)
-  folder = pathlib.Path(output_dir) if output_dir else video.parent
-  return folder / (video.stem + SUFFIX)
-
-
-def write_annotation(path, keypoints, confidence, person_score, frame_size,
-                     metadata: dict):
-  """Writes one annotation file atomically (temporary file, then rename).
-
-  Args:
-    path: the `.teacher.npz` file.
-    keypoints: [T, 25, 2]; confidence: [T, 25]; person_score: [T].
-    frame_size: (height, width).
-    metadata: the JSON fields (see the module docstring); "format" is set.
-
-  Raises:
-    ValueError: naming `path` when the arrays break the format (checked by
-      reading the written file back before it takes the final name).
-  """
-  path = pathlib.Path(path)
-  metadata = dict(metadata, format=FORMAT)
-  arrays = dict(
-      keypoints=np.asarray(keypoints, np.float32),
-      confidence=np.asarray(confidence, np.float32),
-      person_score=np.asarray(person_score, np.float32),
-      frame_size=np.asarray(frame_size, np.int32),
-      metadata=np.array(json.dumps(metadata, sort_keys=True), dtype=np.str_))
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp',
-                             dir=path.parent)
-  try:
-    with os.fdopen(fd, 'wb') as f:
-      np.savez_compressed(f, **arrays)
-    try:
-      read_annotation(tmp)
-    except ValueError as e:
-      raise ValueError(f'{path}: not written, {e}') from None
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
-
-
-def read_annotation(path) -> dict:
-  """Reads and checks one annotation file.
-
-  Returns:
-    {'keypoints', 'confidence', 'person_score', 'frame_size': arrays as in
-    the format; 'metadata': the parsed JSON dict}.
-
-  Raises:
-    ValueError: naming `path` and what is wrong (not an npz, missing or
-      unexpected keys, dtypes, shapes, values, metadata).
-  """
-  def bad(problem):
-    return ValueError(f'{path}: {problem}')
-  try:
-    loaded = np.load(path, allow_pickle=False)
-    if not isinstance(loaded, np.lib.npyio.NpzFile):
-      raise ValueError('a single array, not an .npz archive')
-    with loaded as z:
-      data = {k: z[k] for k in z.files}
-  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-    raise bad(f'not a readable .npz file ({e})') from None
-  if set(data) != _KEYS:
-    missing, extra = _KEYS - set(data), set(data) - _KEYS
-    raise bad(f'keys differ from the format: missing {sorted(missing)}, '
-              f'unexpected {sorted(extra)}')
-  expect = {'keypoints': np.float32, 'confidence': np.float32,
-            'person_score': np.float32, 'frame_size': np.int32}
-  for key, dtype in expect.items():
-    if data[key].dtype != dtype:
-      raise bad(f'{key} is {data[key].dtype}, expected {np.dtype(dtype)}')
-  kp, conf, score = data['keypoints'], data['confidence'], data['person_score']
-  if kp.ndim != 3 or kp.shape[1:] != (NUM_JOINTS, 2) or kp.shape[0] < 1:
-    raise bad(f'keypoints has shape {kp.shape}, expected [T >= 1, 25, 2]')
-  t = kp.shape[0]
-  if conf.shape != (t, NUM_JOINTS):
-    raise bad(f'confidence has shape {conf.shape}, expected [{t}, 25]')
-  if score.shape != (t,):
-    raise bad(f'person_score has shape {score.shape}, expected [{t}]')
-  if data['frame_size'].shape != (2,) or (data['frame_size'] <= 0).any():
-    raise bad(f'frame_size {data["frame_size"].tolist()} is not a positive '
-              '(height, width)')
-  if not (np.isfinite(conf).all() and (conf >= 0).all() and
-          (conf <= 1).all()):
-    raise bad('confidence outside [0, 1]')
-  if not (np.isfinite(score).all() and (score >= 0).all() and
-          (score <= 1).all()):
-    raise bad('person_score outside [0, 1]')
-  absent = np.isnan(kp).any(-1)
-  if (conf[absent] != 0).any():
-    raise bad('confidence is not 0 where keypoints are NaN')
-  if np.isinf(kp).any():
-    raise bad('keypoints hold infinities')
-  meta = data['metadata']
-  if meta.shape != () or meta.dtype.kind != 'U':
-    raise bad(f'metadata is {meta.dtype} {meta.shape}, expected a 0-d '
-              'unicode string')
-  try:
-    metadata = json.loads(str(meta))
-  except json.JSONDecodeError as e:
-    raise bad(f'metadata is not JSON ({e})') from None
-  if not isinstance(metadata, dict) or metadata.get('format') != FORMAT:
-    raise bad(f'metadata format is not {FORMAT!r}')
-  return dict(keypoints=kp, confidence=conf, person_score=score,
-              frame_size=data['frame_size'], metadata=metadata)
 
 
 @dataclasses.dataclass
@@ -349,7 +232,7 @@ def label_video(teacher: blazepose.BlazePoseTeacher, video, out_path,
   metadata = dict(teacher=TEACHER, mapping=MAPPING_VERSION,
                   mirror_swapped=True, video=pathlib.Path(video).name,
                   fps=fps, **model_hashes)
-  write_annotation(out_path, keypoints, confidence, score, frame_hw, metadata)
+  teacher_format.write_annotation(out_path, keypoints, confidence, score, frame_hw, metadata)
   return Labelled(pathlib.Path(video).name, len(results), float(score.mean()),
                   teacher.redetections - before,
                   sum(r.detected for r in results),
@@ -382,7 +265,7 @@ def label_folder(videos_dir, output_dir=None, pattern='*_rgb.avi',
   done, skipped, failed = [], [], []
   todo = []
   for video in videos:
-    if annotation_path(video, output_dir).exists():
+    if teacher_format.annotation_path(video, output_dir).exists():
       skipped.append(video.name)
     else:
       todo.append(video)
@@ -399,7 +282,7 @@ def label_folder(videos_dir, output_dir=None, pattern='*_rgb.avi',
         log(f'{name}: frame {n}, {rate:.1f} frames/s')
 
     try:
-      result = label_video(teacher, video, annotation_path(video, output_dir),
+      result = label_video(teacher, video, teacher_format.annotation_path(video, output_dir),
                            hashes, progress)
     except (ValueError, OSError, cv2.error) as e:
       # Bad input (unreadable, empty, damaged video): name it, go on.

@@ -9,6 +9,8 @@ then read it through the same code.
 
     tfds build tfds_ntu --config=synthetic_rgb --data_dir=DIR
     tfds build tfds_ntu --config=rgb --manual_dir=NTU_ROOT --data_dir=DIR
+    # Real video labelled by a teacher model (`teacher_videos.py`):
+    tfds build tfds_ntu --config=teacher_rgb --manual_dir=VIDEOS --data_dir=DIR
     # The full dataset, on Apache Beam (here its local runner, 16 workers):
     tfds build tfds_ntu --config=rgb --manual_dir=NTU_ROOT --data_dir=DIR \
       --beam_pipeline_options="runner=DirectRunner,direct_num_workers=16,direct_running_mode=multi_processing"
@@ -29,6 +31,13 @@ NTU ships per setup, so a manual dir may leave a split without any sample
 no split without an example (its writer fails, with or without Beam), so it is
 left out of `builder.info.splits`, logged as a warning and listed in the build
 summary's `empty_splits`. The build fails only when no split has a sample.
+
+The `teacher_*` configs store real video labelled by a teacher model
+(`teacher_format.py`, `teacher_videos.py`): the same frames as `rgb`, joints
+in colour pixels, per-joint `confidence` (the loss weight) and no Kinect 3D
+or second actor. Their splits are `train` and `test`: by performer for NTU
+names (`layout.TEACHER_TEST_PERFORMERS` test), or by a `train/` / `test/`
+folder; performer P001 never trains.
 """
 
 import collections
@@ -49,6 +58,7 @@ from tfds_ntu import layout
 from tfds_ntu import rgb_to_depth
 from tfds_ntu import skeleton_file
 from tfds_ntu import synthetic as synthetic_lib
+from tfds_ntu import teacher_videos
 from tfds_ntu import video_io
 
 MODALITIES = ('rgb', 'depth_masked', 'depth', 'rgbd', 'ir')
@@ -77,6 +87,11 @@ class NtuConfig(tfds.core.BuilderConfig):
       `<protocol>_test` splits.
     exclude_missing_skeletons: leave out the samples in the authors' lists
       (`layout.MISSING_SKELETON_LISTS`, read from the manual dir).
+    teacher: read teacher-labelled videos from the manual dir
+      (`teacher_videos`) instead of NTU's skeletons; 'rgb' only, splits
+      `train` and `test` (`protocols` is ignored).
+    test_performers: with `teacher`, the NTU performers held out for the
+      test split.
   """
   modality: str = 'rgb'
   height: int = 144
@@ -84,6 +99,8 @@ class NtuConfig(tfds.core.BuilderConfig):
   synthetic: Optional[synthetic_lib.SyntheticSpec] = None
   protocols: tuple[str, ...] = ('xsub', 'xview', 'xset')
   exclude_missing_skeletons: bool = True
+  teacher: bool = False
+  test_performers: tuple[int, ...] = layout.TEACHER_TEST_PERFORMERS
 
 
 # NTU's 40 performers (cross-subject: 20 train, 20 test) in three setups
@@ -118,6 +135,9 @@ _DEPTH_ONLY = dict(modalities=('depth', 'depth_masked'))
 # The smoke set has one setup, so no cross-setup split.
 _SMOKE_PROTOCOLS = ('xsub', 'xview')
 _BEAM_NAMESPACE = 'tfds_ntu'
+# The teacher configs' one split rule (`teacher_videos`), stored as `train`
+# and `test`; it stands where the NTU configs list their protocols.
+_TEACHER_PROTOCOL = 'teacher'
 # 'rgbd' decodes the colour video at this many colour pixels per stored
 # pixel (before the warp resamples it), enough to keep detail without
 # decoding full HD.
@@ -175,7 +195,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     {layout.MISSING_SKELETON_LISTS[0]}
     {layout.MISSING_SKELETON_LISTS[1]}
   where <name> is SsssCcccPpppRrrrAaaa. The `synthetic*` configs need
-  nothing. A subset of the setups builds too: a split that none of its
+  nothing. The `teacher_*` configs read a folder of videos, each with its
+  teacher annotation `<video stem>.teacher.npz` beside it or in
+  `teacher_labels/` (see tfds_ntu/teacher_videos.py). A subset of the setups builds too: a split that none of its
   samples belongs to (one setup: one side of `xset`) is built empty, with a
   warning, and listed in the build summary's `empty_splits`.
   """
@@ -191,6 +213,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 height=212, width=256),
       NtuConfig(name='ir', description='Real infrared video, 424x512.',
                 modality='ir', height=424, width=512),
+      NtuConfig(name='teacher_rgb',
+                description='Real colour video labelled by a teacher model '
+                '(BlazePose), 360x640; splits train / test.',
+                modality='rgb', height=360, width=640, teacher=True,
+                protocols=(_TEACHER_PROTOCOL,),
+                exclude_missing_skeletons=False),
       NtuConfig(name='synthetic_rgb',
                 description='Rendered NTU-format colour video, 270x480.',
                 modality='rgb', height=270, width=480, synthetic=SYNTHETIC_SPEC),
@@ -232,6 +260,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   def _info(self):
     config = self.builder_config
+    if config.teacher:
+      return self._teacher_info()
     if config.modality not in MODALITIES:
       raise ValueError(f'modality {config.modality!r} not in {MODALITIES}')
     unknown = set(config.protocols) - set(layout.PROTOCOLS)
@@ -277,6 +307,39 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         metadata=tfds.core.MetadataDict(),
     )
 
+  def _teacher_info(self):
+    config = self.builder_config
+    if config.modality != 'rgb':
+      raise ValueError(f'teacher config {config.name!r}: modality must be '
+                       f"'rgb', got {config.modality!r}")
+    size = (config.height, config.width)
+    return self.dataset_info_from_configs(
+        features=tfds.features.FeaturesDict({
+            'frames': tfds.features.Video(shape=(None, *size, 3),
+                                          encoding_format='jpeg'),
+            # Stored-frame pixels; (0, 0) where the teacher has no joint.
+            'joints_2d': tfds.features.Tensor(shape=(None, 25, 2),
+                                              dtype=np.float32),
+            # 2 where the teacher found the joint, 0 where not.
+            'tracking_state': tfds.features.Tensor(shape=(None, 25),
+                                                   dtype=np.int32),
+            # The teacher's confidence, 0 where absent: the loss weight.
+            'confidence': tfds.features.Tensor(shape=(None, 25),
+                                               dtype=np.float32),
+            'person_score': tfds.features.Tensor(shape=(None,),
+                                                 dtype=np.float32),
+            # (height, width) of the video's own frames.
+            'frame_size': tfds.features.Tensor(shape=(2,), dtype=np.int32),
+            'name': tfds.features.Text(),
+            'video': tfds.features.Text(),  # path under the manual dir
+            'performer': tfds.features.Scalar(np.int32),  # 0: not NTU
+            'teacher': tfds.features.Text(),  # the annotation's metadata
+        }),
+        homepage='https://rose1.ntu.edu.sg/dataset/actionRecognition/',
+        citation=_CITATION,
+        metadata=tfds.core.MetadataDict(),
+    )
+
   def _download_and_prepare(self, dl_manager, download_config):
     # Beam runs when the build was given a runner or pipeline options
     # (`tfds build --beam_pipeline_options=...`); `_generate_examples` reads
@@ -301,7 +364,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   def _split_generators(self, dl_manager):
     config = self.builder_config
     listed, render_seconds = set(), 0.0
-    if config.synthetic is not None:
+    if config.teacher:
+      root = os.fspath(dl_manager.manual_dir)
+      samples, skipped = teacher_videos.find_samples(root,
+                                                     config.test_performers)
+    elif config.synthetic is not None:
       root = os.path.join(os.fspath(dl_manager.download_dir), config.name)
       start = time.perf_counter()
       synthetic_lib.render_dataset(root, config.synthetic)
@@ -310,7 +377,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       root = os.fspath(dl_manager.manual_dir)
       if config.exclude_missing_skeletons:
         listed = _missing_skeleton_list(root)
-    samples, skipped = _find_samples(root, config.modality, listed)
+    if not config.teacher:
+      samples, skipped = _find_samples(root, config.modality, listed)
     self.info.metadata['build_summary'] = build_summary.new(
         len(samples), skipped, render_seconds)
     splits = {}
@@ -329,7 +397,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             'Split %s is empty: none of the %d samples under %s is in it '
             '(%s trains on %s). It is not stored; the build summary lists it '
             'in empty_splits.', split, len(samples), root, protocol,
-            layout.PROTOCOL_TRAIN_SIDES[protocol])
+            layout.PROTOCOL_TRAIN_SIDES.get(
+                protocol, 'the performers not in test_performers, or the '
+                'videos under train/'))
         build_summary.add_empty_split(self._summary, split)
     if not splits:
       raise ValueError(
@@ -372,11 +442,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         continue
       stored.append(sample)
       frames += len(example['frames'])
-      yield sample.name, example
+      yield _key(sample), example
+    # Videos not named NTU's way have performer and action 0: not counted.
     build_summary.add_split(
         self._summary, split, len(stored), skipped, reads=len(samples),
-        frames=frames, performers=[s.performer for s in stored],
-        actions=[s.action for s in stored])
+        frames=frames, performers=[s.performer for s in stored if s.performer],
+        actions=[s.action for s in stored if s.action])
     logging.info('Split %s: %d examples, skipped %s.', split,
                  len(samples) - sum(skipped.values()), dict(skipped))
     build_summary.check_nonempty(self._summary, root)
@@ -407,11 +478,19 @@ def _split_names(config):
 
 
 def _split_name(protocol, wanted):
-  return f'{protocol}_{"train" if wanted else "test"}'
+  side = 'train' if wanted else 'test'
+  return side if protocol == _TEACHER_PROTOCOL else f'{protocol}_{side}'
 
 
 def _in_split(sample, protocol, wanted):
+  if protocol == _TEACHER_PROTOCOL:
+    return sample.train == wanted
   return layout.PROTOCOLS[protocol](sample) == wanted
+
+
+def _key(sample):
+  """The example's key: the NTU name, or a teacher video's path."""
+  return getattr(sample, 'key', None) or sample.name
 
 
 def _counter(name, n=1):
@@ -435,10 +514,12 @@ def _beam_select(decoded, protocol, wanted):
   if example is not None:
     _counter(build_summary.counter_name(split, 'frames'),
              len(example['frames']))
-    _counter(build_summary.counter_name(split,
-                                        f'performer_{sample.performer}'))
-    _counter(build_summary.counter_name(split, f'action_{sample.action}'))
-    yield sample.name, example
+    if sample.performer:  # 0: a teacher video not named NTU's way
+      _counter(build_summary.counter_name(split,
+                                          f'performer_{sample.performer}'))
+    if sample.action:
+      _counter(build_summary.counter_name(split, f'action_{sample.action}'))
+    yield _key(sample), example
 
 
 def _bounded_map(fn, items):
@@ -571,9 +652,12 @@ def _find_samples(root, modality, listed=frozenset()):
 def _read_or_skip(root, config, sample):
   """(example, None), or (None, reason) after logging why it is skipped."""
   try:
+    if config.teacher:
+      return teacher_videos.read_example(sample, config.height,
+                                         config.width), None
     return _read_example(root, sample, config), None
   except build_summary.SampleError as e:
-    logging.warning('Skipping %s: %s', sample.name, e)
+    logging.warning('Skipping %s: %s', _key(sample), e)
     return None, e.reason
 
 

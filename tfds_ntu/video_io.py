@@ -167,3 +167,61 @@ def video_fps(path):
   finally:
     capture.release()
   return float(fps) if np.isfinite(fps) and fps > 0 else 0.0
+
+
+def letterbox_geometry(frame_hw, height, width):
+  """Where a frame of size `frame_hw` lands when fitted, aspect kept, into
+  height x width: ((h, w) it is resized to, (x, y) scale, (x, y) offset of
+  its top-left corner). A point x of the frame lands at x * scale + offset.
+  """
+  full_h, full_w = frame_hw
+  s = min(height / full_h, width / full_w)
+  h = min(height, max(1, round(full_h * s)))
+  w = min(width, max(1, round(full_w * s)))
+  scale = np.array([w / full_w, h / full_h], np.float32)
+  offset = np.array([(width - w) // 2, (height - h) // 2], np.float32)
+  return (h, w), scale, offset
+
+
+def read_video_letterboxed(path, height, width):
+  """Decodes a video into [T, height, width, 3] uint8 RGB, each frame fitted
+  in with its aspect kept and the rest black (NTU's 1920x1080 into 16:9
+  fills it exactly).
+
+  Frames are shrunk with INTER_AREA, enlarged with INTER_LINEAR.
+
+  Returns:
+    (frames, (h, w) of the source frames, scale [2], offset [2]) as
+    `letterbox_geometry` gives them.
+
+  Raises:
+    ValueError: naming `path` when it cannot be opened, holds no frame, or
+      changes frame size midway.
+  """
+  capture = cv2.VideoCapture(os.fspath(path))
+  if not capture.isOpened():
+    raise ValueError(f'{path}: cv2 cannot open the video')
+  frames, native = [], None
+  try:
+    while True:
+      ok, frame = capture.read()
+      if not ok:
+        break
+      if native is None:
+        native = frame.shape[:2]
+        (h, w), scale, offset = letterbox_geometry(native, height, width)
+        ox, oy = int(offset[0]), int(offset[1])
+        shrink = h <= native[0]
+      elif frame.shape[:2] != native:
+        raise ValueError(f'{path}: frame {len(frames)} is {frame.shape[:2]}, '
+                         f'the first was {native}')
+      small = cv2.resize(frame, (w, h), interpolation=(
+          cv2.INTER_AREA if shrink else cv2.INTER_LINEAR))
+      canvas = np.zeros((height, width, 3), np.uint8)
+      canvas[oy:oy + h, ox:ox + w] = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+      frames.append(canvas)
+  finally:
+    capture.release()
+  if not frames:
+    raise ValueError(f'{path}: no decodable frame')
+  return np.stack(frames), native, scale, offset
