@@ -76,17 +76,7 @@ def _define_flags():
       "Also write each frame's keypoints, confidences and ROI in frame "
       "pixels to this .json or .npz.",
   )
-  flags.DEFINE_bool(
-      "one_euro", None,
-      "Draw the keypoints after the One-Euro filter (--noone_euro: the raw "
-      "ones); default the sidecar's tracking.one_euro.enabled.")
-  flags.DEFINE_float("one_euro_min_cutoff", None,
-                     "The filter's min_cutoff (Hz); default the sidecar's.")
-  flags.DEFINE_float("one_euro_beta", None,
-                     "The filter's beta (Hz per person size per second); "
-                     "default the sidecar's.")
-  flags.DEFINE_float("one_euro_d_cutoff", None,
-                     "The filter's d_cutoff (Hz); default the sidecar's.")
+  one_euro_lib.define_flags("the sidecar's")
   flags.mark_flags_as_required(["model", "input", "output"])
 
 
@@ -640,10 +630,7 @@ def main(argv):
       display_width=FLAGS.display_width,
       fps=FLAGS.fps,
       keypoints_path=FLAGS.keypoints,
-      one_euro={"enabled": FLAGS.one_euro,
-                "min_cutoff": FLAGS.one_euro_min_cutoff,
-                "beta": FLAGS.one_euro_beta,
-                "d_cutoff": FLAGS.one_euro_d_cutoff},
+      one_euro=one_euro_lib.flag_overrides(),
   )
   print(format_summary(summary))
 

@@ -637,17 +637,7 @@ def _define_flags():
       "tracked: follow the person from a whole-frame start, as an app does; "
       "oracle: crop each frame around the previous frame's ground truth.",
   )
-  flags.DEFINE_bool(
-      "one_euro", None,
-      "Report the keypoints after the One-Euro filter (--noone_euro: "
-      "without); default the workdir config's tracking.one_euro.enabled.")
-  flags.DEFINE_float("one_euro_min_cutoff", None,
-                     "The filter's min_cutoff (Hz); default the config's.")
-  flags.DEFINE_float("one_euro_beta", None,
-                     "The filter's beta (Hz per person size per second); "
-                     "default the config's.")
-  flags.DEFINE_float("one_euro_d_cutoff", None,
-                     "The filter's d_cutoff (Hz); default the config's.")
+  one_euro_lib.define_flags("the workdir config's")
   flags.DEFINE_float("fps", DATASET_FPS, "The videos' frame rate.", 1e-3)
   flags.DEFINE_bool(
       "tune_one_euro", False,
@@ -691,10 +681,7 @@ def main(argv):
       FLAGS.out,
       FLAGS.step,
       FLAGS.rois,
-      one_euro={"enabled": FLAGS.one_euro,
-                "min_cutoff": FLAGS.one_euro_min_cutoff,
-                "beta": FLAGS.one_euro_beta,
-                "d_cutoff": FLAGS.one_euro_d_cutoff},
+      one_euro=one_euro_lib.flag_overrides(),
       fps=FLAGS.fps,
       builder_config=FLAGS.builder_config,
       data_dir=FLAGS.data_dir,

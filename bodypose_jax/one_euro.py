@@ -45,6 +45,8 @@ see `tracking.HostTracker`.
 
 from typing import NamedTuple
 
+from absl import flags
+
 import numpy as np
 
 from configs import default
@@ -223,3 +225,32 @@ def resolve(base, overrides=None) -> Params | None:
   if unknown:
     raise ValueError(f"Unknown One-Euro settings {sorted(unknown)}.")
   return from_config(settings)
+
+
+def define_flags(settings_from: str):
+  """Defines the --one_euro* flags that `evaluate` and `demo` share.
+
+  Args:
+    settings_from: where unset flags take their values, for the help text
+      (e.g. "the workdir config's", "the sidecar's").
+  """
+  flags.DEFINE_bool(
+      "one_euro", None,
+      "Report the keypoints after the One-Euro filter (--noone_euro: the "
+      f"raw ones); default {settings_from} tracking.one_euro.enabled.")
+  flags.DEFINE_float("one_euro_min_cutoff", None,
+                     f"The filter's min_cutoff (Hz); default {settings_from}.")
+  flags.DEFINE_float("one_euro_beta", None,
+                     "The filter's beta (Hz per person size per second); "
+                     f"default {settings_from}.")
+  flags.DEFINE_float("one_euro_d_cutoff", None,
+                     f"The filter's d_cutoff (Hz); default {settings_from}.")
+
+
+def flag_overrides() -> dict:
+  """The --one_euro* flags as `resolve`'s overrides (None: not given)."""
+  values = flags.FLAGS
+  return {"enabled": values.one_euro,
+          "min_cutoff": values.one_euro_min_cutoff,
+          "beta": values.one_euro_beta,
+          "d_cutoff": values.one_euro_d_cutoff}

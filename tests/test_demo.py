@@ -11,6 +11,7 @@ from PIL import Image
 import pytest
 
 import commands
+import depth_pngs
 from bodypose_jax import demo
 from bodypose_jax import drawing
 from bodypose_jax import roi
@@ -28,16 +29,6 @@ def _real_avi():
   if not path.exists():
     pytest.skip(f"{path}: the real NTU video is absent")
   return str(path)
-
-
-def _write_depth_pngs(folder, count=5, hw=(106, 128)):
-  os.makedirs(folder, exist_ok=True)
-  rng = np.random.default_rng(0)
-  for i in range(count):
-    depth = np.zeros(hw, np.uint16)
-    depth[20:90, 40:80] = rng.integers(1500, 3000, (70, 40), dtype=np.uint16)
-    cv2.imwrite(os.path.join(folder, f"MDepth-{i + 1:08d}.png"), depth)
-  return str(folder)
 
 
 @pytest.mark.parametrize("frame_hw", [(100, 200), (1080, 1920), (424, 512)])
@@ -144,7 +135,7 @@ def test_run_real_video_gif_and_mp4(tiny_export, tmp_path):
 
 def test_run_depth_png_folder(tiny_export, tmp_path):
   model, _ = tiny_export("depth", "gru")
-  folder = _write_depth_pngs(tmp_path / "depth")
+  folder = depth_pngs.write_depth_pngs(tmp_path / "depth")
   gif = str(tmp_path / "depth.gif")
   summary = demo.run(model, folder, gif, heatmaps=True, display_width=128)
   assert summary["frames"] == 5
@@ -164,7 +155,7 @@ def _assert_fails(tmp_path, model, path, error=(ValueError, app.UsageError)):
 def test_errors_name_the_path_and_leave_no_output(tiny_export, tmp_path):
   rgb, _ = tiny_export("rgb", "gru")
   depth, _ = tiny_export("depth", "gru")
-  folder = _write_depth_pngs(tmp_path / "depth", count=2)
+  folder = depth_pngs.write_depth_pngs(tmp_path / "depth", count=2)
   _assert_fails(tmp_path, rgb, folder, app.UsageError)  # modality mismatch
   empty = tmp_path / "empty"
   empty.mkdir()

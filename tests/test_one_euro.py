@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import commands
+import depth_pngs
 from bodypose_jax import one_euro
 
 FPS = 30.0
@@ -232,18 +233,6 @@ def test_resolve_settings():
 
 
 # ------------------------------------------------------ the demo, evaluate --
-def _depth_pngs(folder, count=6, hw=(106, 128)):
-  import cv2  # pylint: disable=g-import-not-at-top
-
-  os.makedirs(folder, exist_ok=True)
-  rng = np.random.default_rng(0)
-  for i in range(count):
-    depth = np.zeros(hw, np.uint16)
-    depth[20:90, 40:80] = rng.integers(1500, 3000, (70, 40), dtype=np.uint16)
-    cv2.imwrite(os.path.join(folder, f"MDepth-{i + 1:08d}.png"), depth)
-  return str(folder)
-
-
 def test_demo_draws_and_writes_filtered_keypoints(tiny_export, tmp_path):
   from bodypose_jax import demo  # pylint: disable=g-import-not-at-top
 
@@ -251,7 +240,7 @@ def test_demo_draws_and_writes_filtered_keypoints(tiny_export, tmp_path):
   with open(model.replace(".tflite", ".json")) as f:
     assert json.load(f)["tracking"]["one_euro"] == dict(
         trained.config.tracking.one_euro)
-  folder = _depth_pngs(tmp_path / "depth")
+  folder = depth_pngs.write_depth_pngs(tmp_path / "depth", count=6)
   path = str(tmp_path / "pose.npz")
   settings = {"enabled": True, "min_cutoff": 0.1, "beta": 0.0}
   demo.run(model, folder, str(tmp_path / "d.gif"), display_width=64,
