@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+import manual_builds
 import real_samples
 import teacher_fixtures
 from bodypose_jax import evaluate
@@ -105,25 +106,13 @@ def _messy_manual_dir(tmp_path, teacher_manual_dir):
   return str(manual), expected
 
 
-def _build(tmp_path, manual, beam=False, name="teacher_rgb"):
-  builder = tfds.builder(f"tfds_ntu/{name}", data_dir=str(tmp_path / "data"))
-  options = None
-  if beam:
-    import apache_beam  # pylint: disable=g-import-not-at-top
-    options = apache_beam.options.pipeline_options.PipelineOptions(
-        ["--runner=DirectRunner"])
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-      manual_dir=manual, beam_options=options))
-  return builder
-
-
 @pytest.mark.parametrize("beam", [False, True])
 def test_teacher_build_splits_skips_and_never_trains_p001(
     tmp_path, caplog, teacher_manual_dir, beam):
   source, samples = teacher_manual_dir
   names = _names(samples)
   manual, expected = _messy_manual_dir(tmp_path, teacher_manual_dir)
-  builder = _build(tmp_path, manual, beam)
+  builder = manual_builds.build(tmp_path, "teacher_rgb", manual, beam)
   assert builder._use_beam == beam  # pylint: disable=protected-access
   stored = {}
   for split in ("train", "test"):

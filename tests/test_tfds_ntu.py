@@ -19,6 +19,7 @@ from tfds_ntu import skeleton_file
 from tfds_ntu import synthetic
 from tfds_ntu import video_io
 
+import manual_builds
 import real_samples
 
 _SPLITS = ('xsub_train', 'xsub_test', 'xview_train', 'xview_test')
@@ -231,18 +232,6 @@ def _render_manual_dir(tmp_path, **spec_changes):
   return manual, samples
 
 
-def _build(tmp_path, config, manual, beam=False):
-  builder = tfds.builder(f'tfds_ntu/{config}', data_dir=str(tmp_path / 'data'))
-  options = None
-  if beam:
-    import apache_beam  # pylint: disable=g-import-not-at-top
-    options = apache_beam.options.pipeline_options.PipelineOptions(
-        ['--runner=DirectRunner'])
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-      manual_dir=manual, beam_options=options))
-  return builder
-
-
 @pytest.mark.parametrize('beam', [False, True])
 def test_manual_dir_skips_bad_samples_and_stores_a_summary(
     tmp_path, caplog, beam):
@@ -275,7 +264,7 @@ def test_manual_dir_skips_bad_samples_and_stores_a_summary(
       '')
   bad['S001C001P001R001A999'] = "bad NTU sample name 'S001C001P001R001A999'"
 
-  builder = _build(tmp_path, 'rgb', manual, beam)
+  builder = manual_builds.build(tmp_path, 'rgb', manual, beam)
   assert builder._use_beam == beam  # pylint: disable=protected-access
   counts = {s: info.num_examples for s, info in builder.info.splits.items()}
   good = [layout.parse_name(n) for n in names if n not in bad]
@@ -323,7 +312,7 @@ def test_depth_folders_with_gaps_keep_their_frames(tmp_path, caplog):
   os.remove(layout.depth_frame_path(manual, names[0], 1))
   pathlib.Path(layout.depth_frame_path(manual, names[1], 2)).write_bytes(
       b'\x89PNG broken')
-  builder = _build(tmp_path, 'depth_full', manual)
+  builder = manual_builds.build(tmp_path, 'depth_full', manual)
   ds = tfds.as_numpy(builder.as_dataset(split='xview_train'))
   examples = {ex['name'].decode(): ex for ex in ds}
   assert set(examples) == set(names) - {names[1]}
@@ -373,7 +362,7 @@ def test_tfds_cli_builds_smoke_config(tmp_path):
 def test_rgbd_stores_colour_in_the_depth_cameras_geometry(tmp_path):
   manual, samples = _render_manual_dir(
       tmp_path, modalities=('rgb', 'depth_masked'), actions=(23,))
-  builder = _build(tmp_path, 'rgbd', manual)
+  builder = manual_builds.build(tmp_path, 'rgbd', manual)
   examples = list(tfds.as_numpy(builder.as_dataset(split='xsub_train')))
   assert len(examples) == sum(layout.is_xsub_train(s) for s in samples)
   for ex in examples:
@@ -409,7 +398,7 @@ def test_ir_video_is_stored_with_depth_camera_joints(tmp_path):
       grey = np.clip(depth / 32, 0, 255).astype(np.uint8)
       writer.write(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
     writer.release()
-  builder = _build(tmp_path, 'ir', manual)
+  builder = manual_builds.build(tmp_path, 'ir', manual)
   ex = next(iter(tfds.as_numpy(builder.as_dataset(split='xsub_test'))))
   assert ex['frames'].shape == (4, 424, 512, 1)
   assert ex['frames'].dtype == np.uint8
@@ -451,7 +440,7 @@ def test_one_setup_builds_with_the_empty_splits_reported(
   # The authors' list as published: header, blank line, names.
   pathlib.Path(manual, layout.MISSING_SKELETON_LISTS[0]).write_text(
       _HEADER.format(n=1) + f'{listed}\n')
-  builder = _build(tmp_path, 'rgb', manual, beam)
+  builder = manual_builds.build(tmp_path, 'rgb', manual, beam)
   good = [s for s in samples if s.name != listed]
   counts = {s: info.num_examples for s, info in builder.info.splits.items()}
   assert counts == {
@@ -492,7 +481,7 @@ def test_a_build_with_no_sample_in_any_split_fails(tmp_path, one_setup_dir):
       + ''.join(f'{s.name}\n' for s in samples))
   with pytest.raises(ValueError, match=r'no NTU sample under .*ntu.*'
                      rf'\({len(samples)} listed as missing skeletons\)'):
-    _build(tmp_path, 'rgb', manual)
+    manual_builds.build(tmp_path, 'rgb', manual)
   # Samples, but no protocol split to put them in.
   config = dataclasses.replace(
       tfds.builder('tfds_ntu/rgb').builder_config, name='rgb_no_protocol',

@@ -192,3 +192,11 @@ def check_nonempty(summary, root):
       raise ValueError(
           f'{root}: no valid sample for split {split}; skipped '
           f'{counts["skipped"]} (the log names each file and reason).')
+
+
+def stage(reason, fn, *args):
+  """fn(*args), with its ValueError or OSError turned into a SampleError."""
+  try:
+    return fn(*args)
+  except (ValueError, OSError) as e:
+    raise SampleError(reason, str(e)) from e

@@ -167,13 +167,6 @@ def find_samples(root, test_performers):
   return sorted(samples), skipped
 
 
-def _stage(reason, fn, *args):
-  try:
-    return fn(*args)
-  except (ValueError, OSError) as e:
-    raise build_summary.SampleError(reason, str(e)) from e
-
-
 def read_example(sample, height, width):
   """Decodes one labelled video into the teacher configs' feature dict.
 
@@ -187,15 +180,16 @@ def read_example(sample, height, width):
       an undecodable video, an annotation whose frame count or frame size
       is not the video's, or no joint in any frame.
   """
-  note = _stage(build_summary.ANNOTATION, teacher_format.read_annotation,
-                sample.annotation)
-  frames, native, scale, offset = _stage(
+  note = build_summary.stage(build_summary.ANNOTATION,
+                             teacher_format.read_annotation, sample.annotation)
+  frames, native, scale, offset = build_summary.stage(
       build_summary.VIDEO, video_io.read_video_letterboxed, sample.video,
       height, width)
   if tuple(native) != tuple(note['frame_size']):
     raise build_summary.SampleError(
         build_summary.ANNOTATION_MISMATCH,
-        f'{sample.annotation}: frame_size {tuple(int(v) for v in note["frame_size"])} but '
+        f'{sample.annotation}: frame_size '
+        f'{tuple(int(v) for v in note["frame_size"])} but '
         f'the frames of {sample.video} are {tuple(native)}')
   keypoints, confidence = note['keypoints'], note['confidence']
   if len(keypoints) != len(frames):

@@ -661,14 +661,6 @@ def _read_or_skip(root, config, sample):
     return None, e.reason
 
 
-def _stage(reason, fn, *args):
-  """fn(*args), with its ValueError or OSError turned into a SampleError."""
-  try:
-    return fn(*args)
-  except (ValueError, OSError) as e:
-    raise build_summary.SampleError(reason, str(e)) from e
-
-
 def _read_example(root, sample, config):
   """Decodes one sample into the feature dict.
 
@@ -682,8 +674,9 @@ def _read_example(root, sample, config):
   """
   name = sample.name
   skeleton = layout.skeleton_path(root, name)
-  frames_by_body = _stage(build_summary.SKELETON, skeleton_file.read_skeleton,
-                          skeleton)
+  frames_by_body = build_summary.stage(
+      build_summary.SKELETON, skeleton_file.read_skeleton,
+      skeleton)
   actors = [skeleton_file.actor_arrays(frames_by_body, body_id)
             for body_id in skeleton_file.actor_ids(frames_by_body)]
   if not actors:
@@ -694,20 +687,23 @@ def _read_example(root, sample, config):
   second = (actors[1] if len(actors) > 1 and
             sample.action in layout.TWO_PERSON_ACTIONS else None)
   if config.modality == 'rgb':
-    images = {'frames': _stage(build_summary.VIDEO, video_io.read_rgb_video,
-                               layout.rgb_path(root, name), config.height,
-                               config.width)}
+    images = {'frames': build_summary.stage(
+        build_summary.VIDEO, video_io.read_rgb_video,
+        layout.rgb_path(root, name), config.height,
+        config.width)}
     indices = np.arange(len(images['frames']))
   elif config.modality == 'ir':
-    images = {'frames': _stage(build_summary.VIDEO, video_io.read_ir_video,
-                               layout.ir_path(root, name), config.height,
-                               config.width)}
+    images = {'frames': build_summary.stage(
+        build_summary.VIDEO, video_io.read_ir_video,
+        layout.ir_path(root, name), config.height,
+        config.width)}
     indices = np.arange(len(images['frames']))
   else:
     folder = (layout.depth_dir if config.modality == 'depth' else
               layout.depth_masked_dir)(root, name)
-    depth, numbers = _stage(build_summary.DEPTH, video_io.read_depth_frames,
-                            folder, config.height, config.width)
+    depth, numbers = build_summary.stage(
+        build_summary.DEPTH, video_io.read_depth_frames,
+        folder, config.height, config.width)
     images, indices = {'frames': depth}, numbers - 1
     if config.modality == 'rgbd':
       images, indices = _colour_in_depth_geometry(root, name, config,
@@ -786,10 +782,10 @@ def _colour_in_depth_geometry(root, name, config, frames_by_body, depth,
   colour_per_depth_px = kinect.COLOR_CAMERA.fx / kinect.DEPTH_CAMERA.fx
   read_scale = min(1.0, _RGBD_OVERSAMPLING * config.width /
                    (layout.DEPTH_SIZE[1] * colour_per_depth_px))
-  colour = _stage(build_summary.VIDEO, video_io.read_rgb_video,
-                  layout.rgb_path(root, name),
-                  round(layout.RGB_SIZE[0] * read_scale),
-                  round(layout.RGB_SIZE[1] * read_scale))
+  colour = build_summary.stage(build_summary.VIDEO, video_io.read_rgb_video,
+                               layout.rgb_path(root, name),
+                               round(layout.RGB_SIZE[0] * read_scale),
+                               round(layout.RGB_SIZE[1] * read_scale))
   # Colour frame i and skeleton frame i are the same instant.
   has_colour = indices < len(colour)
   indices = indices[has_colour]
