@@ -46,6 +46,10 @@ measured the same way, one after another:
   `--runs` timed invoke() calls.
 * xbase (with --baseline): p50(model) / p50(baseline) at the same thread
   count, both measured in this run.
+* --rounds=R measures the whole sequence of models R times over (each time
+  in fresh processes) and reports medians over the rounds; xbase is then the
+  median of the R within-round ratios. On a machine whose load drifts (other
+  jobs), this keeps a slow minute from landing on one model only.
 """
 
 from collections.abc import Sequence
@@ -426,26 +430,53 @@ def check_arguments(
   return results
 
 
+def _combine_rounds(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
+  """One model's measurements over rounds -> medians, per-round p50s kept."""
+  latency = []
+  for entries in zip(*(r["latency"] for r in rounds)):
+    p50 = float(np.median([e["p50_ms"] for e in entries]))
+    latency.append({
+        "threads": entries[0]["threads"],
+        "p50_ms": p50,
+        "p90_ms": float(np.median([e["p90_ms"] for e in entries])),
+        "mean_ms": float(np.mean([e["mean_ms"] for e in entries])),
+        "fps": 1e3 / p50,
+        "p50_ms_rounds": [e["p50_ms"] for e in entries],
+    })
+  return {
+      "peak_mb": float(np.median([r["peak_mb"] for r in rounds])),
+      "latency": latency,
+  }
+
+
 def profile(
     paths: Sequence[str],
     threads: Sequence[int] = (1,),
     warmup: int = 10,
     runs: int = 100,
     baseline: str | None = None,
+    rounds: int = 1,
 ) -> list[dict[str, Any]]:
   """Profiles models one after another, each in its own fresh process.
+
+  With `rounds` > 1 the whole sequence of models is measured that many
+  times over, so that a change in the machine's load during the run falls
+  on every model alike: each figure is the median over rounds, and each
+  ratio to the baseline is the median of the ratios within a round.
 
   Args:
     paths: .tflite files.
     threads: interpreter thread counts.
-    warmup: untimed invokes before timing, per model and thread count.
-    runs: timed invokes per model and thread count.
+    warmup: untimed invokes before timing, per model, thread count and round.
+    runs: timed invokes per model, thread count and round.
     baseline: optional; one of `paths`, to which latency ratios refer.
+    rounds: how many times to measure the sequence of models.
 
   Returns:
     Per model, in the order of `paths`: {"model" (file name), "path",
     "size_mb", "params", "flops", "peak_mb", "latency": [{"threads",
-    "p50_ms", "p90_ms", "mean_ms", "fps", and with a baseline "x_baseline"}]}.
+    "p50_ms", "p90_ms", "mean_ms", "fps", "p50_ms_rounds", and with a
+    baseline "x_baseline"}]}.
 
   Raises:
     ModelFileError: before any measurement, for a bad file.
@@ -453,27 +484,31 @@ def profile(
       bad counts.
   """
   results = check_arguments(paths, threads, warmup, runs, baseline)
-  for i, result in enumerate(results):
-    path = result["path"]
-    logging.info("[%d/%d] %s: measuring", i + 1, len(paths), path)
-    measured = measure_in_fresh_process(path, threads, warmup, runs)
-    for entry in measured["latency"]:
-      logging.info(
-          "[%d/%d] %s @%d threads: p50 %.2f ms, p90 %.2f ms",
-          i + 1,
-          len(paths),
-          result["model"],
-          entry["threads"],
-          entry["p50_ms"],
-          entry["p90_ms"],
-      )
-    result.update(measured)
+  if rounds < 1:
+    raise ValueError(f"Need rounds >= 1; got {rounds}.")
+  measured = [[] for _ in results]  # [model][round]
+  for r in range(rounds):
+    for i, result in enumerate(results):
+      path = result["path"]
+      logging.info("[round %d/%d, %d/%d] %s: measuring", r + 1, rounds, i + 1,
+                   len(paths), path)
+      measured[i].append(measure_in_fresh_process(path, threads, warmup, runs))
+      for entry in measured[i][-1]["latency"]:
+        logging.info(
+            "[round %d/%d, %d/%d] %s @%d threads: p50 %.2f ms, p90 %.2f ms",
+            r + 1, rounds, i + 1, len(paths), result["model"],
+            entry["threads"], entry["p50_ms"], entry["p90_ms"],
+        )
+  for result, rounds_of_model in zip(results, measured):
+    result.update(_combine_rounds(rounds_of_model))
   if baseline is not None:
-    base = next(r for r in results if _same_file(baseline, r["path"]))
-    base_p50 = {e["threads"]: e["p50_ms"] for e in base["latency"]}
-    for result in results:
-      for entry in result["latency"]:
-        entry["x_baseline"] = entry["p50_ms"] / base_p50[entry["threads"]]
+    b = next(i for i, r in enumerate(results) if _same_file(baseline, r["path"]))
+    for result, rounds_of_model in zip(results, measured):
+      for k, entry in enumerate(result["latency"]):
+        entry["x_baseline"] = float(np.median([
+            mine["latency"][k]["p50_ms"] / base["latency"][k]["p50_ms"]
+            for mine, base in zip(rounds_of_model, measured[b])
+        ]))
   return results
 
 
@@ -568,13 +603,15 @@ def machine_info() -> dict[str, Any]:
   return info
 
 
-def _caption(info: dict[str, Any], warmup: int, runs: int) -> str:
+def _caption(info: dict[str, Any], warmup: int, runs: int,
+             rounds: int = 1) -> str:
+  over = f", medians over {rounds} rounds" if rounds > 1 else ""
   return (
       f"tf.lite.Interpreter (XNNPACK), TensorFlow {info['tensorflow']},"
       f" {info['cpu_model'] or info['platform']}, {info['cpu_count']} CPUs,"
       f" load {info.get('load_avg_1m', float('nan')):.1f}; p50/p90 of"
-      f" {runs} invoke() after {warmup} warm-up; peak MB = resident memory"
-      " growth in a fresh process."
+      f" {runs} invoke() after {warmup} warm-up{over}; peak MB = resident"
+      " memory growth in a fresh process."
   )
 
 
@@ -588,6 +625,12 @@ def _define_flags():
   )
   flags.DEFINE_integer("warmup", 10, "Untimed invokes before timing.")
   flags.DEFINE_integer("runs", 100, "Timed invokes per thread count.")
+  flags.DEFINE_integer(
+      "rounds",
+      1,
+      "Measure the whole sequence of models this many times; report"
+      " medians (ratios: the median of each round's ratio).",
+  )
   flags.DEFINE_string(
       "baseline",
       None,
@@ -614,12 +657,15 @@ def main(argv: Sequence[str]) -> None:
     check_arguments(paths, threads, FLAGS.warmup, FLAGS.runs, FLAGS.baseline)
   except ValueError as e:
     raise app.UsageError(str(e)) from e
+  if FLAGS.rounds < 1:
+    raise app.UsageError(f"--rounds must be >= 1: {FLAGS.rounds}")
   results = profile(
-      paths, threads, FLAGS.warmup, FLAGS.runs, baseline=FLAGS.baseline
+      paths, threads, FLAGS.warmup, FLAGS.runs, baseline=FLAGS.baseline,
+      rounds=FLAGS.rounds,
   )
   info = machine_info()
   table = to_markdown(results, baseline=FLAGS.baseline is not None)
-  caption = _caption(info, FLAGS.warmup, FLAGS.runs)
+  caption = _caption(info, FLAGS.warmup, FLAGS.runs, FLAGS.rounds)
   print(f"{table}\n\n{caption}")
   if FLAGS.markdown_out:
     with open(FLAGS.markdown_out, "w") as f:
@@ -631,6 +677,7 @@ def main(argv: Sequence[str]) -> None:
             "threads": threads,
             "warmup": FLAGS.warmup,
             "runs": FLAGS.runs,
+            "rounds": FLAGS.rounds,
             "baseline": FLAGS.baseline,
         },
         "models": results,

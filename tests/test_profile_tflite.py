@@ -139,6 +139,22 @@ def test_ratios_refer_to_the_baseline(profiled):
     )
 
 
+def test_rounds_report_medians_and_within_round_ratios(model_paths):
+  results = profile_tflite.profile(
+      model_paths, threads=(1,), warmup=0, runs=2, baseline=model_paths[1],
+      rounds=3,
+  )
+  (base,) = results[1]["latency"]
+  (mine,) = results[0]["latency"]
+  assert len(mine["p50_ms_rounds"]) == len(base["p50_ms_rounds"]) == 3
+  assert mine["p50_ms"] == np.median(mine["p50_ms_rounds"])
+  assert mine["x_baseline"] == pytest.approx(np.median(
+      np.divide(mine["p50_ms_rounds"], base["p50_ms_rounds"])))
+  assert base["x_baseline"] == 1.0
+  with pytest.raises(ValueError, match="rounds"):
+    profile_tflite.profile(model_paths, rounds=0)
+
+
 def test_markdown_has_one_row_per_model(profiled):
   lines = profile_tflite.to_markdown(profiled, baseline=True).splitlines()
   header, separator, *rows = lines
