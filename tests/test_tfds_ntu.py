@@ -165,11 +165,12 @@ def _check_split(data_dir, config, split, channels, dtype):
     ('synthetic_smoke_rgb', 3, np.uint8),
     ('synthetic_smoke_depth', 1, np.uint16),
 ])
-def test_build_and_load_smoke(tmp_path, config, channels, dtype):
-  data_dir = str(tmp_path)
-  builder = tfds.builder(f'tfds_ntu/{config}', data_dir=data_dir)
+def test_build_and_load_smoke(smoke_builder, smoke_data_dir, config,
+                              channels, dtype):
+  # The session's build (conftest), which the trainer's tests read too.
+  builder = smoke_builder(config.removeprefix('synthetic_smoke_'))
+  data_dir = smoke_data_dir
   assert isinstance(builder, tfds_ntu.Builder)
-  builder.download_and_prepare()
   counts = {s: builder.info.splits[s].num_examples for s in _SPLITS}
   # 3 cameras x 2 performers (1 trains, 3 tests) x 2 actions.
   assert counts == {'xsub_train': 6, 'xsub_test': 6, 'xview_train': 8,
@@ -232,7 +233,11 @@ def _render_manual_dir(tmp_path, **spec_changes):
   return manual, samples
 
 
-@pytest.mark.parametrize('beam', [False, True])
+# Under Beam in the slow run only: the default run builds this config through
+# Beam in test_one_setup_builds_with_the_empty_splits_reported, and counts
+# skipped samples through Beam in test_teacher_rgb's messy-folder build.
+@pytest.mark.parametrize(
+    'beam', [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_manual_dir_skips_bad_samples_and_stores_a_summary(
     tmp_path, caplog, beam):
   manual, samples = _render_manual_dir(tmp_path)
@@ -306,9 +311,11 @@ def test_manual_dir_skips_bad_samples_and_stores_a_summary(
 
 
 def test_depth_folders_with_gaps_keep_their_frames(tmp_path, caplog):
+  # One setup: its camera 2 alone gives the 4 xview_train samples needed.
   manual, samples = _render_manual_dir(
-      tmp_path, modalities=('depth', 'depth_masked'))
+      tmp_path, modalities=('depth', 'depth_masked'), setups=(1,))
   names = [s.name for s in samples if layout.is_xview_train(s)]
+  assert len(names) == 4
   os.remove(layout.depth_frame_path(manual, names[0], 1))
   pathlib.Path(layout.depth_frame_path(manual, names[1], 2)).write_bytes(
       b'\x89PNG broken')

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,54 +43,59 @@ def _tensorboard_scalars(workdir, tag):
   return [values[k] for k in sorted(values)]
 
 
-def test_trains_then_resumes(smoke_builder, smoke_data_dir, tmp_path):
+_OVERFIT_STEPS, _RESUMED_STEPS = 60, 65
+
+
+@pytest.fixture(scope="module")
+def overfit_run(smoke_builder, smoke_data_dir, tmp_path_factory):
+  """A workdir trained on a few clips at a high rate, logging every step:
+  (workdir, the run's eval metrics). One run for the loop's tests, since
+  compiling its train step dominates a run this short; they copy it before
+  changing it."""
   smoke_builder("rgb")
-  workdir = str(tmp_path / "run")
   config = _smoke_config(
       smoke_data_dir,
-      num_train_steps=20,
-      eval_every_steps=20,
+      num_train_steps=_OVERFIT_STEPS,
+      eval_every_steps=_OVERFIT_STEPS,
       checkpoint_every_steps=20,
-      log_every_steps=1,
-  )
-  metrics = train.train_and_evaluate(config, workdir)
-  assert set(metrics) >= {"pck@0.2", "pixel_error"}
-  assert metrics["num_joints_evaluated"] > 0
-  assert os.path.isdir(os.path.join(workdir, "checkpoints", "20"))
-  with open(os.path.join(workdir, "config.json")) as f:
-    assert json.load(f)["num_train_steps"] == 20
-
-  # Raising the step budget continues from step 20 rather than restarting.
-  config = _smoke_config(
-      smoke_data_dir,
-      num_train_steps=25,
-      eval_every_steps=100,
-      checkpoint_every_steps=5,
-  )
-  train.train_and_evaluate(config, workdir)
-  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == [
-      "20",
-      "25",
-  ]
-  with open(os.path.join(workdir, "eval_metrics.json")) as f:
-    assert json.load(f)["step"] == 25
-
-
-def test_loss_decreases(smoke_builder, smoke_data_dir, tmp_path):
-  """Overfitting a few clips must drive the loss well below its start."""
-  smoke_builder("rgb")
-  config = _smoke_config(
-      smoke_data_dir,
-      num_train_steps=60,
-      eval_every_steps=60,
-      checkpoint_every_steps=60,
       log_every_steps=1,
       learning_rate=1e-2,
   )
+  workdir = tmp_path_factory.mktemp("overfit") / "run"
+  metrics = train.train_and_evaluate(config, str(workdir))
+  return workdir, metrics
+
+
+def test_trains_then_resumes(overfit_run, smoke_data_dir, tmp_path):
+  trained, metrics = overfit_run
+  assert set(metrics) >= {"pck@0.2", "pixel_error"}
+  assert metrics["num_joints_evaluated"] > 0
+  # keep_checkpoints=2 (:smoke) of those every 20 steps.
+  assert sorted(os.listdir(trained / "checkpoints")) == ["40", "60"]
+  with open(trained / "config.json") as f:
+    assert json.load(f)["num_train_steps"] == _OVERFIT_STEPS
+
+  # Raising the step budget continues from step 60 rather than restarting.
   workdir = tmp_path / "run"
+  shutil.copytree(trained, workdir)
+  config = _smoke_config(
+      smoke_data_dir,
+      num_train_steps=_RESUMED_STEPS,
+      eval_every_steps=100,
+      checkpoint_every_steps=5,
+      learning_rate=1e-2,
+  )
   train.train_and_evaluate(config, str(workdir))
+  assert sorted(os.listdir(workdir / "checkpoints")) == ["60", "65"]
+  with open(workdir / "eval_metrics.json") as f:
+    assert json.load(f)["step"] == _RESUMED_STEPS
+
+
+def test_loss_decreases(overfit_run):
+  """Overfitting a few clips must drive the loss well below its start."""
+  workdir, _ = overfit_run
   losses = _tensorboard_scalars(workdir, "train/loss")
-  assert len(losses) == 60
+  assert len(losses) == _OVERFIT_STEPS
   assert np.mean(losses[-5:]) < 0.9 * np.mean(losses[:5])
 
 
