@@ -84,12 +84,16 @@ def create_train_state(rng, config, model, frames_shape) -> TrainState:
           create_learning_rate_fn(config), weight_decay=config.weight_decay
       ),
   )
-  return TrainState.create(
+  state = TrainState.create(
       apply_fn=model.apply,
       params=variables["params"],
       batch_stats=variables["batch_stats"],
       tx=tx,
   )
+  # A strongly typed step, as a restored checkpoint's is: with create()'s
+  # weakly typed Python 0 a resumed run's train step lowered to another
+  # program than the fresh run's and missed the compilation cache.
+  return state.replace(step=jnp.zeros((), jnp.int32))
 
 
 # ------------------------------------------------------------------- steps --

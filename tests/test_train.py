@@ -91,6 +91,17 @@ def test_trains_then_resumes(overfit_run, smoke_data_dir, tmp_path):
     assert json.load(f)["step"] == _RESUMED_STEPS
 
 
+def test_the_step_counter_is_typed_as_a_restored_one(smoke_data_dir):
+  """jit caches compiled programs by argument types, weak types included:
+  a weakly typed step counter in a fresh state made every resumed run
+  (whose restored counter is a strong int32) compile its train step anew."""
+  config = _smoke_config(smoke_data_dir)
+  model = train.create_model(config)
+  state = jax.eval_shape(lambda: train.create_train_state(
+      jax.random.key(0), config, model, (1, 1, *config.input.input_size, 3)))
+  assert (state.step.dtype, state.step.weak_type) == (jnp.int32, False)
+
+
 def test_loss_decreases(overfit_run):
   """Overfitting a few clips must drive the loss well below its start."""
   workdir, _ = overfit_run
