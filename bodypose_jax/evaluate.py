@@ -312,7 +312,6 @@ def _predictor(workdir, split, tflite, max_videos, step, rois,
   ds = input_pipeline.sequence_dataset(config, builder, split)
   if max_videos:
     ds = ds.take(max_videos)
-  # Errors in original sensor pixels (1920x1080 colour, 512x424 depth).
   return (config, split, predict, model, model_step, ds,
           config.dataset.builder_config if other else None)
 
@@ -381,6 +380,7 @@ def evaluate(
   raw_acc = video_metrics.VideoMetrics(thresholds=thresholds)
   t0 = time.perf_counter()
   num_frames, lost_frames = 0, 0
+  # Errors in original sensor pixels (1920x1080 colour, 512x424 depth).
   for i, video in enumerate(input_pipeline.as_numpy(ds)):
     out = predict(video)
     pred, lost, scale = out["keypoints"], out["lost"], video["scale"]

@@ -49,8 +49,6 @@ from absl import flags
 
 import numpy as np
 
-from configs import default
-
 # Below this object scale (pixels) the joints have collapsed to a point:
 # the scale is clamped, which makes any motion "fast" (the filter passes it).
 MIN_SCALE = 1.0
@@ -217,7 +215,8 @@ def resolve(base, overrides=None) -> Params | None:
   sidecar's dict of it; a missing one is the config's defaults, off) with
   the not-None fields of `overrides` (e.g. command-line flags: enabled,
   min_cutoff, beta, d_cutoff) on top. None when the result is not enabled."""
-  settings = dict(default.get_config().tracking.one_euro)
+  # Params' defaults are config.tracking.one_euro's (MediaPipe's), off.
+  settings = {"enabled": False, **Params()._asdict()}
   settings.update(dict(base or {}))
   settings.update({k: v for k, v in dict(overrides or {}).items()
                    if v is not None})

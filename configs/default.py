@@ -43,11 +43,12 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.input = ml_collections.ConfigDict()
   # (H, W) fed to the model: a portrait crop around the person. 128x96
-  # holds the tracked person at about 100 px, the torso at ~40, and keeps the
-  # TFLite step near a tenth of BlazePose-full's latency at one thread
-  # (docs/person_centred.md, "Latency"); 192x160 at width 1.0 ran at 0.21x
-  # on the AVX-512 machine, and such a model ran 2.6x slower again, against
-  # BlazePose, on the AVX2-only one.
+  # holds the tracked person at about 100 px, the torso at ~40, and (with
+  # width 0.5) keeps the TFLite step at 0.06x BlazePose-full's latency at
+  # one thread on the AVX-512 machine (docs/person_centred.md, "Latency"),
+  # where 192x160 at width 1.0 ran at 0.30x (float32) and 0.26x (int8);
+  # the AVX2-only machine ran such models ~2.6x slower again, against
+  # BlazePose.
   config.input.input_size = (128, 96)
   config.input.clip_length = 8  # frames per training clip (T)
   config.input.frame_stride = 1  # take every n-th frame

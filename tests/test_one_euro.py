@@ -11,6 +11,7 @@ import pytest
 import commands
 import depth_pngs
 from bodypose_jax import one_euro
+from configs import default
 
 FPS = 30.0
 J = 3
@@ -230,6 +231,10 @@ def test_resolve_settings():
   assert one_euro.resolve({"enabled": True}, {"enabled": False}) is None
   with pytest.raises(ValueError, match="betta"):
     one_euro.resolve({}, {"betta": 1.0})
+  # A sidecar without settings gets the config's defaults: Params' must be
+  # them.
+  assert dict(default.get_config().tracking.one_euro) == {
+      "enabled": False, **one_euro.Params()._asdict()}
 
 
 # ------------------------------------------------------ the demo, evaluate --
