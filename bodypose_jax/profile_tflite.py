@@ -399,6 +399,7 @@ def check_arguments(
     warmup: int,
     runs: int,
     baseline: str | None,
+    rounds: int = 1,
 ) -> list[dict[str, Any]]:
   """Validates profile()'s arguments and returns describe() of each model.
 
@@ -408,10 +409,10 @@ def check_arguments(
   """
   if not paths:
     raise ValueError("No models given.")
-  if not threads or min(threads) < 1 or runs < 1 or warmup < 0:
+  if not threads or min(threads) < 1 or runs < 1 or warmup < 0 or rounds < 1:
     raise ValueError(
-        f"Need threads >= 1, runs >= 1, warmup >= 0; got {list(threads)},"
-        f" runs={runs}, warmup={warmup}."
+        f"Need threads >= 1, runs >= 1, warmup >= 0, rounds >= 1; got"
+        f" {list(threads)}, runs={runs}, warmup={warmup}, rounds={rounds}."
     )
   if baseline is not None and not any(_same_file(baseline, p) for p in paths):
     raise ValueError(
@@ -483,9 +484,7 @@ def profile(
     ValueError: before any measurement, for a baseline not among `paths` or
       bad counts.
   """
-  results = check_arguments(paths, threads, warmup, runs, baseline)
-  if rounds < 1:
-    raise ValueError(f"Need rounds >= 1; got {rounds}.")
+  results = check_arguments(paths, threads, warmup, runs, baseline, rounds)
   measured = [[] for _ in results]  # [model][round]
   for r in range(rounds):
     for i, result in enumerate(results):
@@ -654,11 +653,10 @@ def main(argv: Sequence[str]) -> None:
     raise app.UsageError(f"--threads must be integers: {FLAGS.threads}") from e
   # Every file is checked before the first (slow) measurement.
   try:
-    check_arguments(paths, threads, FLAGS.warmup, FLAGS.runs, FLAGS.baseline)
+    check_arguments(paths, threads, FLAGS.warmup, FLAGS.runs, FLAGS.baseline,
+                    FLAGS.rounds)
   except ValueError as e:
     raise app.UsageError(str(e)) from e
-  if FLAGS.rounds < 1:
-    raise app.UsageError(f"--rounds must be >= 1: {FLAGS.rounds}")
   results = profile(
       paths, threads, FLAGS.warmup, FLAGS.runs, baseline=FLAGS.baseline,
       rounds=FLAGS.rounds,
