@@ -538,9 +538,11 @@ def sequence_dataset(config, builder, split: str) -> tf.data.Dataset:
   For the tracked streaming loop, which crops every frame itself.
   Elements: frames [N, H, W, C] float32 (RGB 0..255 or depth mm, the stored
   frame), joints [N, J, 2] float32 in stored-frame pixels, tracking_state
-  [N, J] int32, and scale: the video's own pixels per stored pixel
-  (`original_scale`, or per video for teacher-labelled video of any size);
-  N varies.
+  [N, J] int32, second_joints [N, J, 2] and second_tracking_state [N, J]
+  (a two-person action's other performer; state 0 where absent, and in
+  builds that store one person), and scale: the video's own pixels per
+  stored pixel (`original_scale`, or per video for teacher-labelled video
+  of any size); N varies.
   """
   h, w, c, _ = frame_spec(builder)
   default_scale = original_scale(builder)
@@ -550,10 +552,16 @@ def sequence_dataset(config, builder, split: str) -> tf.data.Dataset:
     if "frame_size" in example:  # fitted in with its aspect kept
       size = tf.cast(example["frame_size"], tf.float32)
       scale = 1.0 / tf.minimum(h / size[0], w / size[1])
+    second = example.get("second_actor", {
+        "joints_2d": tf.zeros_like(example["joints_2d"]),
+        "tracking_state": tf.zeros_like(example["tracking_state"]),
+    })
     return {
         "frames": _decode_frames(example["frames"], c),
         "joints": example["joints_2d"],
         "tracking_state": example["tracking_state"],
+        "second_joints": second["joints_2d"],
+        "second_tracking_state": second["tracking_state"],
         "scale": scale,
     }
 

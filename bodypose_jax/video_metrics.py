@@ -83,6 +83,35 @@ def joint_errors(pred, gt, tracking_state) -> dict:
   }
 
 
+def followed_actor(pred, actors, near: float = 0.5) -> int:
+  """Which performer of a video a one-person tracker followed.
+
+  A tracker that starts from the whole frame of a two-person action may
+  lock on to either performer, and it has no way to know which one the
+  dataset lists first; scoring it only against the first would count a
+  well-tracked second performer as a miss on every frame. A video is
+  scored against the performer the predictions were on for the most
+  joint-frames (within `near` torso lengths of that performer's joint): a
+  performer in view for a few frames cannot outvote one followed for the
+  rest of the video. One choice per video: a tracker that jumps from one
+  performer to the other is scored wrong after the jump.
+
+  Args:
+    pred: [N, J, 2] predicted keypoints.
+    actors: sequence of (gt [N, J, 2], tracking_state [N, J]), the first
+      the dataset's main performer.
+    near: the distance, in torso lengths, that counts as on a performer.
+
+  Returns:
+    The index into `actors`; ties go to the earlier performer.
+  """
+  votes = []
+  for gt, state in actors:
+    e = joint_errors(pred, gt, state)
+    votes.append(int(((e["normalised"] <= near) & e["all"]).sum()))
+  return int(np.argmax(votes))
+
+
 def pck(normalised, mask, thresholds: Sequence[float]) -> np.ndarray:
   """PCK of one subset at each threshold: [T] in [0, 1] (nan if empty).
 

@@ -192,6 +192,45 @@ def _check_outputs(out_dir):
 
 
 @pytest.mark.slow
+# ------------------------------------------------- the followed performer --
+def _two_performers(n=12):
+  first, state = _video(n, seed=1)
+  second = first + (150.0, 0.0)  # the same pose, one and a half torsos on
+  return first, second, state
+
+
+def test_a_tracker_on_the_second_performer_is_scored_against_them():
+  first, second, state = _two_performers()
+  pred = second + (5.0, 0.0)
+  assert vm.followed_actor(pred, [(first, state), (second, state)]) == 1
+  assert vm.followed_actor(first + 5.0, [(first, state), (second, state)]) == 0
+  video = {"joints": first, "tracking_state": state, "second_joints": second,
+           "second_tracking_state": state, "scale": 4.0}
+  joints, scored_state, index = evaluate.scored_truth(video, pred)
+  assert index == 1
+  np.testing.assert_array_equal(joints, second * 4.0)
+  np.testing.assert_array_equal(scored_state, state)
+
+
+def test_a_performer_in_view_for_a_few_frames_does_not_win():
+  first, second, state = _two_performers()
+  # On the 3 frames the second performer is in view the tracker is on them,
+  # on the other 9 it is on the first: it followed the first.
+  pred = first.copy()
+  pred[:3] = second[:3]
+  second_state = state.copy()
+  second_state[3:] = 0
+  assert vm.followed_actor(pred, [(first, state), (second, second_state)]) == 0
+  # On them for 7 of the 12 frames: it followed the second.
+  pred[:7] = second[:7]
+  second_state[:7] = state[:7]
+  assert vm.followed_actor(pred, [(first, state), (second, second_state)]) == 1
+  # Near neither: the first performer.
+  video = {"joints": first, "tracking_state": state, "second_joints": second,
+           "second_tracking_state": state, "scale": 1.0}
+  assert evaluate.scored_truth(video, first + 1000.0)[2] == 0
+
+
 def test_evaluate_checkpoint_and_tflite(smoke_workdir, tmp_path):
   res = evaluate.evaluate(smoke_workdir, out_dir=str(tmp_path / "jax"))
   saved = _check_outputs(tmp_path / "jax")

@@ -139,6 +139,24 @@ def test_eval_batches_are_padded_with_empty_clips(smoke_builder):
   assert np.all(state[clips:] == 0) and np.any(state[:clips] > 0)
 
 
+def test_whole_videos_carry_the_second_performer_as_stored(smoke_builder):
+  builder = smoke_builder("rgb")
+  config = rgb_gru.get_config("smoke")
+  split = config.dataset.eval_split
+  stored = tfds.as_numpy(builder.as_dataset(
+      split=split, decoders={"frames": tfds.decode.SkipDecoding()}))
+  videos = input_pipeline.as_numpy(
+      input_pipeline.sequence_dataset(config, builder, split))
+  two_person = 0
+  for example, video in zip(stored, videos):
+    second = example["second_actor"]
+    np.testing.assert_array_equal(video["second_joints"], second["joints_2d"])
+    np.testing.assert_array_equal(video["second_tracking_state"],
+                                  second["tracking_state"])
+    two_person += int(second["tracking_state"].any())
+  assert two_person > 0
+
+
 def test_unbuilt_real_dataset_says_how_to_build_it(tmp_path):
   config = rgb_gru.get_config()
   with config.unlocked():

@@ -383,6 +383,8 @@ def test_evaluate_on_the_teacher_test_split(smoke_workdir, teacher_builder):
   # there, so every frame with a person is normalised hips-to-shoulders.
   expected = sum(int((ex["tracking_state"] > 0).sum()) for ex in test)
   assert res["all"]["count"] == expected > 0
+  # A teacher build stores one person: no video is scored against another.
+  assert res["two_person_videos"] == res["followed_second_performer"] == 0
   per_joint = res["all"]["per_joint_pck@0.2"]
   for j in teacher_fixtures.ABSENT_JOINTS:
     assert per_joint[skeleton.JOINT_NAMES[j]] is None
