@@ -35,6 +35,9 @@ setuptools.setup(
     packages=setuptools.find_packages(include=["bodypose_jax*", "tfds_ntu*", "configs"]),
     python_requires=">=3.10,<3.13",
     install_requires=INSTALL_REQUIRES,
-    # tfds.testing (DatasetBuilderTestCase) imports dill.
-    extras_require={"test": ["pytest==9.2.0", "dill==0.4.1"]},
+    # tfds.testing (DatasetBuilderTestCase) imports dill; the README's test
+    # command runs on two workers (pytest-xdist), which share the tiny
+    # datasets under a file lock (tests/conftest.py).
+    extras_require={"test": ["pytest==9.2.0", "dill==0.4.1",
+                             "pytest-xdist==3.8.0", "filelock==4.3.1"]},
 )

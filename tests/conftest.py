@@ -1,12 +1,53 @@
-"""Shared fixtures: the tiny synthetic NTU sets, built once per session."""
+"""Shared fixtures: the tiny synthetic NTU sets, built once per test run.
 
+Under pytest-xdist (`-n 2`, the README's command) every worker is its own
+session; the datasets and the teacher's videos, which tests only read, are
+built once into a folder all workers share, under a file lock, and the
+fixtures that tests write into (the trained workdir, exports, the XLA
+cache) stay each worker's own.
+"""
+
+import contextlib
 import functools
+import os
+import pathlib
+import pickle
+import shutil
 
-import jax
+# Before jax is imported, and inherited by the commands tests run: XLA's
+# optimisation passes cost more than they save on programs that run a few
+# steps (2-3x faster compiles of the smoke model for about 25% slower
+# steps), and the tests check what the code computes, not how fast XLA
+# makes it. JAX_DISABLE_MOST_OPTIMIZATIONS=0 runs the suite fully optimised.
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+
+import filelock  # pylint: disable=g-import-not-at-top,g-bad-import-order
+import jax  # pylint: disable=g-import-not-at-top,g-bad-import-order
 import pytest
 import tensorflow_datasets as tfds
 
+import smoke_run
 import tfds_ntu  # noqa: F401  (registers the builder)
+
+
+def _shared(tmp_path_factory, name: str) -> pathlib.Path:
+  """A folder of this test run that every xdist worker sees (without
+  xdist, a folder of the session's own)."""
+  if "PYTEST_XDIST_WORKER" not in os.environ:
+    return tmp_path_factory.mktemp(name)
+  path = tmp_path_factory.getbasetemp().parent / name
+  path.mkdir(exist_ok=True)
+  return path
+
+
+@contextlib.contextmanager
+def _once(folder: pathlib.Path, what: str):
+  """Holds `folder`'s lock for `what`; yields whether it is still to do (a
+  marker file records it done when the block finishes)."""
+  done = folder / f".{what}.done"
+  with filelock.FileLock(str(folder / f".{what}.lock")):
+    yield not done.exists()
+    done.touch()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -24,7 +65,7 @@ def xla_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def smoke_data_dir(tmp_path_factory):
   """A data_dir in which `smoke_builder(modality)` builds on first use."""
-  return str(tmp_path_factory.mktemp("tfds"))
+  return str(_shared(tmp_path_factory, "tfds"))
 
 
 @pytest.fixture(scope="session")
@@ -33,10 +74,10 @@ def smoke_builder(smoke_data_dir):
 
   @functools.cache
   def build(modality: str) -> tfds.core.DatasetBuilder:
-    builder = tfds.builder(
-        f"tfds_ntu/synthetic_smoke_{modality}", data_dir=smoke_data_dir
-    )
-    builder.download_and_prepare()
+    name = f"synthetic_smoke_{modality}"
+    with _once(pathlib.Path(smoke_data_dir), name):
+      builder = tfds.builder(f"tfds_ntu/{name}", data_dir=smoke_data_dir)
+      builder.download_and_prepare()
     return builder
 
   return build
@@ -44,19 +85,33 @@ def smoke_builder(smoke_data_dir):
 
 @pytest.fixture(scope="session")
 def smoke_workdir(tmp_path_factory, smoke_builder, smoke_data_dir):
-  """A workdir trained 10 steps by rgb_gru.py:smoke, shared by the tests of
-  the tools that start from a workdir (export, evaluate)."""
+  """A workdir trained by `smoke_run`'s settings (rgb_gru.py:smoke).
+
+  Compiling the train step dominates a run this short, so it is trained
+  once per test run; each xdist worker gets a copy of its own, which tests
+  may write into (evaluations, exports) but must not retrain: a test that
+  changes the run copies it first."""
   from bodypose_jax import train  # pylint: disable=g-import-not-at-top
-  from configs import rgb_gru  # pylint: disable=g-import-not-at-top
 
   smoke_builder("rgb")
-  config = rgb_gru.get_config("smoke")
-  with config.unlocked():
-    config.dataset.data_dir = smoke_data_dir
-    config.num_train_steps = 10
-  workdir = str(tmp_path_factory.mktemp("smoke_workdir"))
-  train.train_and_evaluate(config, workdir)
-  return workdir
+  shared = _shared(tmp_path_factory, "smoke_run")
+  source = shared / "run"
+  with _once(shared, "trained") as to_do:
+    if to_do:
+      config = smoke_run.config(
+          smoke_data_dir,
+          num_train_steps=smoke_run.STEPS,
+          eval_every_steps=smoke_run.STEPS,
+          checkpoint_every_steps=smoke_run.CHECKPOINT_EVERY,
+          log_every_steps=1,
+          learning_rate=smoke_run.LEARNING_RATE,
+      )
+      train.train_and_evaluate(config, str(source))
+  if "PYTEST_XDIST_WORKER" not in os.environ:
+    return str(source)
+  copy = tmp_path_factory.mktemp("smoke_workdir") / "run"
+  shutil.copytree(source, copy)
+  return str(copy)
 
 
 @pytest.fixture(scope="session")
@@ -99,21 +154,26 @@ def teacher_manual_dir(tmp_path_factory):
   layout: (root, samples). P003 trains, P001 and P004 test."""
   import teacher_fixtures  # pylint: disable=g-import-not-at-top
 
-  root = str(tmp_path_factory.mktemp("teacher_videos"))
-  samples = teacher_fixtures.render(root)
-  for sample in samples:
-    teacher_fixtures.label(root, sample.name)
-  return root, samples
+  root = _shared(tmp_path_factory, "teacher_videos")
+  listing = root / "samples.pickle"
+  with _once(root, "rendered") as to_do:
+    if to_do:
+      samples = teacher_fixtures.render(str(root))
+      for sample in samples:
+        teacher_fixtures.label(str(root), sample.name)
+      listing.write_bytes(pickle.dumps(samples))
+  return str(root), pickle.loads(listing.read_bytes())
 
 
 @pytest.fixture(scope="session")
 def teacher_builder(teacher_manual_dir, smoke_data_dir):
   """tfds_ntu/teacher_rgb built from `teacher_manual_dir` into the smoke
   data_dir, beside the synthetic smoke sets."""
-  builder = tfds.builder("tfds_ntu/teacher_rgb", data_dir=smoke_data_dir)
-  builder.download_and_prepare(
-      download_config=tfds.download.DownloadConfig(
-          manual_dir=teacher_manual_dir[0]
-      )
-  )
+  with _once(pathlib.Path(smoke_data_dir), "teacher_rgb"):
+    builder = tfds.builder("tfds_ntu/teacher_rgb", data_dir=smoke_data_dir)
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(
+            manual_dir=teacher_manual_dir[0]
+        )
+    )
   return builder

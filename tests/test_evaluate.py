@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import commands
+import smoke_run
 from bodypose_jax import evaluate
 from bodypose_jax import skeleton
 from bodypose_jax import video_metrics as vm
@@ -235,7 +236,8 @@ def test_evaluate_checkpoint_and_tflite(smoke_workdir, tmp_path):
   res = evaluate.evaluate(smoke_workdir, out_dir=str(tmp_path / "jax"))
   saved = _check_outputs(tmp_path / "jax")
   assert saved["model"]["kind"] == "jax" and saved["split"] == "xsub_test"
-  assert saved["step"] == 10 and saved["num_videos"] == res["num_videos"] > 2
+  assert saved["step"] == smoke_run.STEPS
+  assert saved["num_videos"] == res["num_videos"] > 2
   for key in ("all", "visible", "occluded", "jitter", "recovery"):
     assert key in saved
   assert 0.0 <= saved["all"]["pck@0.2"] <= 1.0
@@ -261,10 +263,10 @@ def test_evaluate_checkpoint_and_tflite(smoke_workdir, tmp_path):
   path = os.path.join(smoke_workdir, "export", "pose_float32.tflite")
   lite = evaluate.evaluate(smoke_workdir, tflite=path, max_videos=2)
   _check_outputs(os.path.join(smoke_workdir, "eval_xsub_test_tflite"))
-  assert lite["model"]["kind"] == "tflite" and lite["step"] == 10
+  assert lite["model"]["kind"] == "tflite" and lite["step"] == smoke_run.STEPS
   assert lite["num_frames"] == cli["num_frames"]
   for name in vm.SUBSETS:
-    # A 10-step model's PCK may be 0 on both; the pixel error still shows
+    # A smoke model's PCK may be 0 on both; the pixel error still shows
     # that the two ran the same model over the same frames.
     assert lite[name]["pixel_error"] == pytest.approx(
         cli[name]["pixel_error"], abs=1e-3

@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 import re
 import shutil
 import signal
@@ -15,20 +16,11 @@ import pytest
 import tensorflow as tf
 
 import commands
+import smoke_run
 from bodypose_jax import train
 from bodypose_jax import workdir as workdir_lib
-from configs import rgb_gru
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _smoke_config(data_dir, **overrides):
-  config = rgb_gru.get_config("smoke")
-  with config.unlocked():
-    config.dataset.data_dir = data_dir
-    for key, value in overrides.items():
-      config[key] = value
-  return config
 
 
 def _tensorboard_scalars(workdir, tag):
@@ -43,47 +35,29 @@ def _tensorboard_scalars(workdir, tag):
   return [values[k] for k in sorted(values)]
 
 
-_OVERFIT_STEPS, _RESUMED_STEPS = 60, 65
+_RESUMED_STEPS = smoke_run.STEPS + 5
 
 
-@pytest.fixture(scope="module")
-def overfit_run(smoke_builder, smoke_data_dir, tmp_path_factory):
-  """A workdir trained on a few clips at a high rate, logging every step:
-  (workdir, the run's eval metrics). One run for the loop's tests, since
-  compiling its train step dominates a run this short; they copy it before
-  changing it."""
-  smoke_builder("rgb")
-  config = _smoke_config(
-      smoke_data_dir,
-      num_train_steps=_OVERFIT_STEPS,
-      eval_every_steps=_OVERFIT_STEPS,
-      checkpoint_every_steps=20,
-      log_every_steps=1,
-      learning_rate=1e-2,
-  )
-  workdir = tmp_path_factory.mktemp("overfit") / "run"
-  metrics = train.train_and_evaluate(config, str(workdir))
-  return workdir, metrics
-
-
-def test_trains_then_resumes(overfit_run, smoke_data_dir, tmp_path):
-  trained, metrics = overfit_run
+def test_trains_then_resumes(smoke_workdir, smoke_data_dir, tmp_path):
+  trained = pathlib.Path(smoke_workdir)
+  with open(trained / "eval_metrics.json") as f:
+    metrics = json.load(f)
   assert set(metrics) >= {"pck@0.2", "pixel_error"}
   assert metrics["num_joints_evaluated"] > 0
   # keep_checkpoints=2 (:smoke) of those every 20 steps.
   assert sorted(os.listdir(trained / "checkpoints")) == ["40", "60"]
   with open(trained / "config.json") as f:
-    assert json.load(f)["num_train_steps"] == _OVERFIT_STEPS
+    assert json.load(f)["num_train_steps"] == smoke_run.STEPS
 
   # Raising the step budget continues from step 60 rather than restarting.
   workdir = tmp_path / "run"
   shutil.copytree(trained, workdir)
-  config = _smoke_config(
+  config = smoke_run.config(
       smoke_data_dir,
       num_train_steps=_RESUMED_STEPS,
       eval_every_steps=100,
       checkpoint_every_steps=5,
-      learning_rate=1e-2,
+      learning_rate=smoke_run.LEARNING_RATE,
   )
   train.train_and_evaluate(config, str(workdir))
   assert sorted(os.listdir(workdir / "checkpoints")) == ["60", "65"]
@@ -95,18 +69,17 @@ def test_the_step_counter_is_typed_as_a_restored_one(smoke_data_dir):
   """jit caches compiled programs by argument types, weak types included:
   a weakly typed step counter in a fresh state made every resumed run
   (whose restored counter is a strong int32) compile its train step anew."""
-  config = _smoke_config(smoke_data_dir)
+  config = smoke_run.config(smoke_data_dir)
   model = train.create_model(config)
   state = jax.eval_shape(lambda: train.create_train_state(
       jax.random.key(0), config, model, (1, 1, *config.input.input_size, 3)))
   assert (state.step.dtype, state.step.weak_type) == (jnp.int32, False)
 
 
-def test_loss_decreases(overfit_run):
+def test_loss_decreases(smoke_workdir):
   """Overfitting a few clips must drive the loss well below its start."""
-  workdir, _ = overfit_run
-  losses = _tensorboard_scalars(workdir, "train/loss")
-  assert len(losses) == _OVERFIT_STEPS
+  losses = _tensorboard_scalars(pathlib.Path(smoke_workdir), "train/loss")
+  assert len(losses) == smoke_run.STEPS
   assert np.mean(losses[-5:]) < 0.9 * np.mean(losses[:5])
 
 
@@ -192,7 +165,7 @@ def test_bfloat16_compute_keeps_float32_parameters(
     smoke_builder, smoke_data_dir, tmp_path
 ):
   smoke_builder("rgb")
-  config = _smoke_config(smoke_data_dir, num_train_steps=3)
+  config = smoke_run.config(smoke_data_dir, num_train_steps=3)
   with config.unlocked():
     config.model.compute_dtype = "bfloat16"
   train.train_and_evaluate(config, str(tmp_path / "run"))
