@@ -10,6 +10,7 @@ saves a checkpoint and exits. Multi-process runs: see launch/README.md.
 
 import logging as logging_lib
 import os
+import sys
 
 from absl import app
 from absl import flags
@@ -83,6 +84,9 @@ def main(argv):
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   except train.Preempted:
     return  # checkpointed and logged; the same command resumes
+  except train.NonFiniteStep as e:
+    # An expected fault: one line, no traceback, a non-zero exit.
+    sys.exit(f"error: {e}")
   if FLAGS.config.stream_eval and jax.process_count() > 1:
     # Restoring the checkpoint is a collective in a multi-process run, and
     # streaming is one process's work: evaluate from the workdir afterwards.

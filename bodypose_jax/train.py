@@ -120,12 +120,24 @@ def train_step(state: TrainState, batch, *, loss_config, learning_rate_fn):
   (loss, (aux, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
       state.params
   )
-  state = state.apply_gradients(grads=grads, batch_stats=batch_stats)
+  grad_norm = optax.tree.norm(grads)
+  finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+  updated = state.apply_gradients(grads=grads, batch_stats=batch_stats)
+  # A non-finite loss or gradient leaves the model and the optimiser as they
+  # were, so that no NaN can reach a checkpoint; the step still counts (it
+  # is the data's position). The loop stops or goes on (`config.nonfinite`).
+  keep = lambda new, old: jnp.where(finite, new, old)
+  state = updated.replace(
+      params=jax.tree.map(keep, updated.params, state.params),
+      opt_state=jax.tree.map(keep, updated.opt_state, state.opt_state),
+      batch_stats=jax.tree.map(keep, updated.batch_stats, state.batch_stats),
+  )
   return state, {
       "loss": loss,
       **aux,
-      "grad_norm": optax.tree.norm(grads),
+      "grad_norm": grad_norm,
       "learning_rate": learning_rate_fn(state.step),
+      "nonfinite": (~finite).astype(jnp.float32),
   }
 
 
@@ -335,6 +347,28 @@ def checkpoint_manager(workdir: str, config) -> ocp.CheckpointManager:
 
 
 # -------------------------------------------------------------------- loop --
+class NonFiniteStep(Exception):
+  """A step's loss or gradient was not finite (`config.nonfinite='stop'`).
+
+  The step left the model unchanged and nothing after it was checkpointed:
+  the latest checkpoint is the last good state.
+  """
+
+  def __init__(self, step: int, workdir: str):
+    super().__init__(
+        f"{workdir}: the loss or gradient of step {step} is not finite; "
+        "training stopped before any checkpoint after it (set "
+        "config.nonfinite='skip' to skip such steps and count them)")
+    self.step = step
+
+
+def _nonfinite_steps(pending: list) -> list[int]:
+  """The steps of `pending` [(step, the step's 'nonfinite' flag)] whose
+  loss or gradient was not finite; reading the flags waits for them."""
+  flags = jax.device_get([flag for _, flag in pending])
+  return [step for (step, _), bad in zip(pending, flags) if bad]
+
+
 class Preempted(Exception):
   """Training stopped at `step` on SIGTERM, its checkpoint written.
 
@@ -356,6 +390,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   Raises:
     Preempted: SIGTERM arrived; the step it reached is checkpointed.
+    NonFiniteStep: a step's loss or gradient was not finite and
+      `config.nonfinite` is 'stop'.
   """
   workdir = absolute(workdir)
   tf.io.gfile.makedirs(workdir)
@@ -461,6 +497,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         compiler_options=choices.compiler_options,
     )
   t_start, steps_timed = None, 0
+  # Steps whose finiteness the host has not read yet: read at every log,
+  # checkpoint and evaluation, so that the check costs no sync per step.
+  pending, skipped = [], 0
+  if config.nonfinite not in ("stop", "skip"):
+    raise ValueError(
+        f"config.nonfinite={config.nonfinite!r}: 'stop' or 'skip'.")
   trace_first = config.profile_start_step
   trace_last = trace_first + config.profile_num_steps - 1
   with preemption.Watcher() as watcher:
@@ -483,7 +525,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         t_start = time.perf_counter()  # excludes compilation
       else:
         steps_timed += 1
-      if step % config.log_every_steps == 0 or step == total:
+      pending.append((step, train_metrics["nonfinite"]))
+      logs = step % config.log_every_steps == 0 or step == total
+      saves = step % config.checkpoint_every_steps == 0 or step == total
+      evals = step % config.eval_every_steps == 0 or step == total
+      preempt = watcher.reached(step)
+      if logs or saves or evals or preempt:
+        bad = _nonfinite_steps(pending)
+        pending = []
+        if bad and config.nonfinite == "stop":
+          # The last good checkpoint may still be being written.
+          ckpt.wait_until_finished()
+          writer.flush()
+          raise NonFiniteStep(bad[0], workdir)
+        for b in bad:
+          logging.warning("Step %d: non-finite loss or gradient, skipped.", b)
+        skipped += len(bad)
+        if bad:
+          writer.write_scalars(step, {"train/skipped_steps": skipped})
+      if logs:
         train_metrics = jax.device_get(train_metrics)
         writer.write_scalars(
             step, {f"train/{k}": v for k, v in train_metrics.items()}
@@ -499,7 +559,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             rate * config.batch_size * config.input.clip_length,
             _format_seconds(eta),
         )
-      if watcher.reached(step):
+      if preempt:
         ckpt.save(step, args=ocp.args.StandardSave(state), force=True)
         ckpt.wait_until_finished()
         logging.warning(
@@ -510,9 +570,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         )
         writer.flush()
         raise Preempted(step)
-      if step % config.checkpoint_every_steps == 0 or step == total:
+      if saves:
         ckpt.save(step, args=ocp.args.StandardSave(state))
-      if step % config.eval_every_steps == 0 or step == total:
+      if evals:
         eval_metrics = run_eval(step, state)
   ckpt.wait_until_finished()
   writer.flush()

@@ -161,6 +161,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.warmup_steps = 500
   config.weight_decay = 1e-4
   config.grad_clip_norm = 1.0
+  # A step whose loss or gradient is not finite leaves the model unchanged;
+  # then 'stop' ends the run naming the step, before any checkpoint after
+  # it, and 'skip' goes on, logging and counting (train/skipped_steps).
+  config.nonfinite = "stop"
   config.num_train_steps = 100_000
 
   config.eval_clips_per_sample = 2

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 import commands
 import smoke_run
+from bodypose_jax import input_pipeline
 from bodypose_jax import train
 from bodypose_jax import workdir as workdir_lib
 
@@ -176,3 +177,77 @@ def test_bfloat16_compute_keeps_float32_parameters(
   assert {x.dtype for x in leaves} == {np.dtype("float32")}
   losses = _tensorboard_scalars(tmp_path / "run", "train/loss")
   assert losses and np.isfinite(losses).all()
+
+
+# ------------------------------------------------------ non-finite steps --
+def _batch(smoke_builder, config):
+  return next(input_pipeline.as_numpy(input_pipeline.train_dataset(
+      config, smoke_builder("rgb"), config.batch_size)))
+
+
+def _poisoned(batch):
+  """`batch` with NaN joints: the targets, and so the loss, are NaN."""
+  return dict(batch, joints=np.full_like(batch["joints"], np.nan))
+
+
+def test_a_nonfinite_step_leaves_the_model_as_it_was(smoke_builder,
+                                                     smoke_data_dir):
+  config = smoke_run.config(smoke_data_dir)
+  batch = _batch(smoke_builder, config)
+  model = train.create_model(config)
+  state = train.create_train_state(jax.random.key(0), config, model,
+                                   batch["frames"].shape)
+  step = jax.jit(train.make_train_step(config))
+  # Two good steps: the warmup's rate is 0 at the first.
+  first, _ = step(state, batch)
+  good, metrics = step(first, batch)
+  assert metrics["nonfinite"] == 0 and np.isfinite(metrics["loss"])
+  changed = jax.tree.leaves(jax.tree.map(
+      lambda a, b: bool(np.any(a != b)), good.params, first.params))
+  assert any(changed)
+
+  bad, metrics = step(good, _poisoned(batch))
+  assert metrics["nonfinite"] == 1 and not np.isfinite(metrics["loss"])
+  assert int(bad.step) == int(good.step) + 1  # the data's position moves on
+  for kept, before in ((bad.params, good.params),
+                       (bad.opt_state, good.opt_state),
+                       (bad.batch_stats, good.batch_stats)):
+    jax.tree.map(np.testing.assert_array_equal, kept, before)
+
+
+def _poison_step(monkeypatch, bad_step: int):
+  """Training's batch of `bad_step` (1-based) gets NaN joints."""
+  original = input_pipeline.train_dataset
+
+  def poisoned(*args, **kwargs):
+    ds = original(*args, **kwargs).enumerate()
+    return ds.map(lambda i, b: dict(b, joints=tf.where(
+        i == bad_step - 1, tf.fill(tf.shape(b["joints"]), np.nan),
+        b["joints"])))
+
+  monkeypatch.setattr(input_pipeline, "train_dataset", poisoned)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["stop", "skip"])
+def test_a_nonfinite_step_stops_or_is_skipped_and_never_checkpointed(
+    smoke_builder, smoke_data_dir, tmp_path, monkeypatch, mode):
+  smoke_builder("rgb")
+  _poison_step(monkeypatch, 3)
+  config = smoke_run.config(
+      smoke_data_dir, num_train_steps=6, checkpoint_every_steps=2,
+      eval_every_steps=6, log_every_steps=1, nonfinite=mode)
+  workdir = tmp_path / "run"
+  if mode == "stop":
+    with pytest.raises(train.NonFiniteStep, match=r"step 3 is not finite"):
+      train.train_and_evaluate(config, str(workdir))
+    # Step 2's checkpoint is the last; none after the bad step.
+    assert os.listdir(workdir / "checkpoints") == ["2"]
+  else:
+    train.train_and_evaluate(config, str(workdir))
+    flags = _tensorboard_scalars(workdir, "train/nonfinite")
+    assert flags == [0, 0, 1, 0, 0, 0]
+    assert _tensorboard_scalars(workdir, "train/skipped_steps") == [1]
+    assert sorted(os.listdir(workdir / "checkpoints")) == ["4", "6"]
+  trained = workdir_lib.restore(str(workdir))
+  assert all(np.isfinite(x).all() for x in jax.tree.leaves(trained.variables))
