@@ -346,6 +346,39 @@ def checkpoint_manager(workdir: str, config) -> ocp.CheckpointManager:
   )
 
 
+def restore_latest(manager: ocp.CheckpointManager, target):
+  """(state, step) of the newest checkpoint of `manager` that restores onto
+  `target` (a state or its abstract tree); (None, None) when there is none.
+
+  A write that was killed leaves a temporary folder orbax never lists: it
+  is named in a warning and left alone. A checkpoint that fails to read
+  (a truncated file) is named in a warning and the one before it tried.
+
+  Raises:
+    RuntimeError: every checkpoint there failed to read; it names them.
+  """
+  folder = str(manager.directory)
+  if tf.io.gfile.isdir(folder):
+    for name in sorted(tf.io.gfile.listdir(folder)):
+      if ".orbax-checkpoint-tmp" in name:
+        logging.warning("Ignoring %s: an interrupted checkpoint write.",
+                        os.path.join(folder, name.rstrip("/")))
+  steps = sorted(manager.all_steps(), reverse=True)
+  for step in steps:
+    try:
+      return manager.restore(step, args=ocp.args.StandardRestore(target)), step
+    except Exception as e:  # pylint: disable=broad-except
+      # orbax and TensorStore raise plain Exceptions for unreadable data.
+      logging.warning("Checkpoint %s cannot be read (%s): skipped.",
+                      os.path.join(folder, str(step)),
+                      str(e).splitlines()[0][:200])
+  if steps:
+    raise RuntimeError(
+        f"No checkpoint of {folder} can be read (steps {steps}); see the "
+        "warnings above. Move them away to train from scratch.")
+  return None, None
+
+
 # -------------------------------------------------------------------- loop --
 class NonFiniteStep(Exception):
   """A step's loss or gradient was not finite (`config.nonfinite='stop'`).
@@ -446,10 +479,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   ckpt = checkpoint_manager(workdir, config)
   start_step = 0
-  if ckpt.latest_step() is not None:
-    state = ckpt.restore(
-        ckpt.latest_step(), args=ocp.args.StandardRestore(state)
-    )
+  restored, _ = restore_latest(ckpt, state)
+  if restored is not None:
+    state = restored
     start_step = int(state.step)
     logging.info(
         "Resumed from checkpoint at step %d in %s.", start_step, ckpt.directory

@@ -83,14 +83,14 @@ def restore(
 
   Args:
     workdir: a directory written by `train.train_and_evaluate`.
-    step: the checkpoint to restore; None for the latest.
+    step: the checkpoint to restore; None for the latest that can be read
+      (`train.restore_latest`).
     **model_overrides: `config.model` fields to change, e.g. the convolution
       formulations, which share parameters (layers.py).
   """
   config = load_config(workdir)
   manager = train.checkpoint_manager(workdir, config)
-  step = manager.latest_step() if step is None else step
-  if step is None:
+  if step is None and manager.latest_step() is None:
     raise FileNotFoundError(
         f"No checkpoint in {manager.directory}: train first with "
         f"python -m bodypose_jax.main --workdir={workdir} ..."
@@ -116,7 +116,10 @@ def restore(
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated),
       abstract,
   )
-  state = manager.restore(step, args=ocp.args.StandardRestore(abstract))
+  if step is None:  # the newest readable one
+    state, step = train.restore_latest(manager, abstract)
+  else:
+    state = manager.restore(step, args=ocp.args.StandardRestore(abstract))
   variables = jax.tree.map(
       np.asarray, {"params": state.params, "batch_stats": state.batch_stats}
   )

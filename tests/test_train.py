@@ -251,3 +251,32 @@ def test_a_nonfinite_step_stops_or_is_skipped_and_never_checkpointed(
     assert sorted(os.listdir(workdir / "checkpoints")) == ["4", "6"]
   trained = workdir_lib.restore(str(workdir))
   assert all(np.isfinite(x).all() for x in jax.tree.leaves(trained.variables))
+
+
+# ------------------------------------------------------------ checkpoints --
+def _truncate_largest_file(checkpoint):
+  files = [p for p in pathlib.Path(checkpoint).rglob("*") if p.is_file()]
+  largest = max(files, key=lambda p: p.stat().st_size)
+  with open(largest, "r+b") as f:
+    f.truncate(largest.stat().st_size // 3)
+
+
+def test_a_corrupt_or_half_written_checkpoint_is_skipped_and_named(
+    smoke_workdir, tmp_path, caplog):
+  workdir = tmp_path / "run"
+  shutil.copytree(pathlib.Path(smoke_workdir) / "checkpoints",
+                  workdir / "checkpoints")
+  shutil.copy(pathlib.Path(smoke_workdir) / "config.json", workdir)
+  checkpoints = workdir / "checkpoints"
+  # A write killed midway (orbax's temporary name), and a truncated latest.
+  shutil.copytree(checkpoints / "60", checkpoints / "80.orbax-checkpoint-tmp-1")
+  _truncate_largest_file(checkpoints / "60")
+  assert workdir_lib.restore(str(workdir)).step == 40
+  logged = caplog.text
+  assert f"Ignoring {checkpoints / '80.orbax-checkpoint-tmp-1'}" in logged
+  assert f"Checkpoint {checkpoints / '60'} cannot be read" in logged
+
+  _truncate_largest_file(checkpoints / "40")
+  with pytest.raises(RuntimeError, match=r"No checkpoint of .*checkpoints "
+                     r"can be read \(steps \[60, 40\]\)"):
+    workdir_lib.restore(str(workdir))
