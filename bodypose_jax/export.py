@@ -720,7 +720,8 @@ def untrained(config, formulation=FORMULATION):
     config.model.compute_dtype = "float32"
   model = train.create_model(config)
   _, channels = input_pipeline.modality(config)
-  variables = model.init(
+  # One jitted program: run eagerly, init compiles each operation alone.
+  variables = jax.jit(model.init)(
       jax.random.key(config.seed),
       np.zeros((1, 1, *config.input.input_size, channels), np.float32),
   )

@@ -20,6 +20,9 @@ import shutil
 # steps), and the tests check what the code computes, not how fast XLA
 # makes it. JAX_DISABLE_MOST_OPTIMIZATIONS=0 runs the suite fully optimised.
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+# The XLA cache is shared by the xdist workers and the commands they run; a
+# size bound turns on JAX's file lock around its reads and writes.
+os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(4 << 30))
 
 import filelock  # pylint: disable=g-import-not-at-top,g-bad-import-order
 import jax  # pylint: disable=g-import-not-at-top,g-bad-import-order
@@ -56,7 +59,7 @@ def xla_cache(tmp_path_factory):
   the same program (the :smoke step, a resumed run) compile it once; XLA:CPU's
   compile dominates a run of a few steps. Subprocesses get it through
   `--config.compilation_cache_dir`."""
-  path = str(tmp_path_factory.mktemp("xla"))
+  path = str(_shared(tmp_path_factory, "xla"))
   jax.config.update("jax_compilation_cache_dir", path)
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
   return path
@@ -126,22 +129,26 @@ def tiny_export(tmp_path_factory):
   from bodypose_jax import streaming  # pylint: disable=g-import-not-at-top
   from configs import default  # pylint: disable=g-import-not-at-top
 
-  out = tmp_path_factory.mktemp("export")
+  out = _shared(tmp_path_factory, "export")
 
   @functools.cache
   def make(modality: str = "rgb", cell: str = "gru"):
     config = default.get_config()
     config.model.cell = cell
+    # Initialised from config.seed: every worker holds the same weights,
+    # and converts them only if no worker has yet.
     trained = export.untrained(default.apply_variant(config, "smoke", modality))
-    _, channels = input_pipeline.modality(trained.config)
-    frame_shape = (1, *trained.config.input.input_size, channels)
-    fmt = streaming.state_format(trained.model, frame_shape[1:3])
     path = str(out / f"{modality}_{cell}.tflite")
-    export.write_model(
-        path,
-        export.convert_trained(trained, fmt, "float32"),
-        export.sidecar(trained, "float32", frame_shape, fmt, modality),
-    )
+    with _once(out, f"{modality}_{cell}") as to_do:
+      if to_do:
+        _, channels = input_pipeline.modality(trained.config)
+        frame_shape = (1, *trained.config.input.input_size, channels)
+        fmt = streaming.state_format(trained.model, frame_shape[1:3])
+        export.write_model(
+            path,
+            export.convert_trained(trained, fmt, "float32"),
+            export.sidecar(trained, "float32", frame_shape, fmt, modality),
+        )
     return path, trained
 
   return make

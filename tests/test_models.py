@@ -1,5 +1,7 @@
 """The model's two paths (scanned clip, streamed frames) and its layers."""
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -18,6 +20,18 @@ TINY = dict(
     cell_features=8,
     stages=((1, 8, 1, 1), (2, 8, 1, 2), (2, 8, 1, 2), (2, 16, 1, 2)),
 )
+
+
+def _init(model, seed, frames):
+  """`model.init` as one jitted program: run eagerly, it compiles every
+  operation on its own, which costs more than the checks."""
+  return jax.jit(model.init)(jax.random.key(seed), frames)
+
+
+def _apply(model, method=None, **kwargs):
+  """`model.apply` (of `method`, with `kwargs`) jitted, to call as
+  fn(variables, *inputs); make it once for calls on same-shaped inputs."""
+  return jax.jit(functools.partial(model.apply, method=method, **kwargs))
 
 
 @pytest.mark.parametrize("stride", [1, 2])
@@ -59,9 +73,9 @@ def test_shifted_depthwise_gradients_equal_grouped(stride, kernel_size, size):
   cotangent = jax.random.normal(jax.random.key(2), out.shape)
 
   def grads(conv):
-    return jax.grad(
+    return jax.jit(jax.grad(
         lambda x, k: jnp.sum(conv(x, k, stride) * cotangent), (0, 1)
-    )(x, kernel)
+    ))(x, kernel)
 
   for got, want in zip(
       grads(layers.shifted_depthwise), grads(_grouped_depthwise)
@@ -130,12 +144,12 @@ def test_formulations_share_parameters_and_outputs(head_stride):
   frames = jax.random.normal(jax.random.key(0), (2, 2, 32, 48, 3))
   a = models.PoseNet(formulation=cpu, head_stride=head_stride, **TINY)
   b = models.PoseNet(formulation=standard, head_stride=head_stride, **TINY)
-  variables = a.init(jax.random.key(1), frames)
+  variables = _init(a, 1, frames)
   assert jax.tree.map(jnp.shape, variables) == jax.tree.map(
-      jnp.shape, b.init(jax.random.key(1), frames)
+      jnp.shape, jax.eval_shape(b.init, jax.random.key(1), frames)
   )
-  out_a = a.apply(variables, frames)
-  out_b = b.apply(variables, frames)
+  out_a = _apply(a)(variables, frames)
+  out_b = _apply(b)(variables, frames)
   for key in ("heatmaps", "offsets"):
     np.testing.assert_allclose(out_a[key], out_b[key], rtol=1e-4, atol=1e-4)
 
@@ -187,18 +201,17 @@ def test_streaming_step_matches_scanned_clip(
       **TINY,
   )
   frames = jax.random.normal(jax.random.key(0), (2, 4, 32, 48, 3))
-  variables = model.init(jax.random.key(1), frames)
+  variables = _init(model, 1, frames)
   # Perturb batch stats so inference-mode normalisation is not the identity.
   variables = jax.tree.map(lambda v: v + 0.1, variables)
-  clip = model.apply(variables, frames, train=False)
+  clip = _apply(model, train=False)(variables, frames)
 
   carry = model.apply(
       variables, frames[:, 0].shape, method=models.PoseNet.initial_state
   )
+  step = _apply(model, models.PoseNet.step)
   for t in range(frames.shape[1]):
-    out, carry = model.apply(
-        variables, frames[:, t], carry, method=models.PoseNet.step
-    )
+    out, carry = step(variables, frames[:, t], carry)
     for key in ("heatmaps", "offsets"):
       np.testing.assert_allclose(
           out[key], clip[key][:, t], rtol=1e-4, atol=1e-4
@@ -228,7 +241,8 @@ def test_heatmap_grid_is_input_over_head_stride(head_stride, cell_stride, hw):
 def test_head_stride_4_adds_a_fuse_onto_the_stride_4_map():
   def decoder(head_stride):
     model = models.PoseNet(head_stride=head_stride, **TINY)
-    params = model.init(jax.random.key(0), jnp.zeros((1, 1, 32, 32, 3)))
+    params = jax.eval_shape(model.init, jax.random.key(0),
+                            jnp.zeros((1, 1, 32, 32, 3)))
     return params["params"]
 
   assert "fuse_s4" not in decoder(8)
@@ -259,10 +273,11 @@ def test_cell_memory_changes_later_frames_only(cell):
   """Frame t's output depends on earlier frames through the cell, never on later ones."""
   model = models.PoseNet(cell=cell, **TINY)
   frames = jax.random.normal(jax.random.key(0), (1, 3, 32, 32, 3))
-  variables = model.init(jax.random.key(1), frames)
+  variables = _init(model, 1, frames)
   changed = frames.at[:, 1].set(0.0)
-  a = model.apply(variables, frames)["heatmaps"]
-  b = model.apply(variables, changed)["heatmaps"]
+  apply = _apply(model)
+  a = apply(variables, frames)["heatmaps"]
+  b = apply(variables, changed)["heatmaps"]
   np.testing.assert_array_equal(a[:, 0], b[:, 0])
   assert not np.allclose(a[:, 2], b[:, 2])
 
@@ -270,7 +285,8 @@ def test_cell_memory_changes_later_frames_only(cell):
 def test_cell_skip_feeds_the_decoder_the_cells_input_beside_its_state():
   def fuse_inputs(**kwargs):
     model = models.PoseNet(**TINY, **kwargs)
-    params = model.init(jax.random.key(0), jnp.zeros((1, 2, 32, 32, 3)))
+    params = jax.eval_shape(model.init, jax.random.key(0),
+                            jnp.zeros((1, 2, 32, 32, 3)))
     (kernel,) = jax.tree.leaves(
         params["params"]["fuse"]["ConvBN_0"]["PointwiseConv_0"]
     )
@@ -300,12 +316,13 @@ def test_state_warp_in_the_scan_matches_the_streaming_step(cell):
   rois = jnp.array(
       [[[60.0, 40.0, 32.0], [66.0, 41.0, 36.0], [75.0, 43.0, 30.0]]] * 2
   )
-  variables = model.init(jax.random.key(1), frames)
-  clip = model.apply(variables, frames, rois=rois)
-  unwarped = model.apply(variables, frames)
+  variables = _init(model, 1, frames)
+  clip = _apply(model)(variables, frames, rois=rois)
+  unwarped = _apply(model)(variables, frames)
   carry = model.apply(
       variables, frames[:, 0].shape, method=models.PoseNet.initial_state
   )
+  step = _apply(model, models.PoseNet.step)
   for t in range(frames.shape[1]):
     if t:
       carry = jax.tree.map(
@@ -314,9 +331,7 @@ def test_state_warp_in_the_scan_matches_the_streaming_step(cell):
           ),
           carry,
       )
-    out, carry = model.apply(
-        variables, frames[:, t], carry, method=models.PoseNet.step
-    )
+    out, carry = step(variables, frames[:, t], carry)
     np.testing.assert_allclose(
         out["heatmaps"], clip["heatmaps"][:, t], rtol=1e-4, atol=1e-4
     )

@@ -17,7 +17,9 @@ import tensorflow as tf
 
 import commands
 import smoke_run
+from bodypose_jax import hardware
 from bodypose_jax import input_pipeline
+from bodypose_jax import skeleton
 from bodypose_jax import train
 from bodypose_jax import workdir as workdir_lib
 
@@ -180,9 +182,20 @@ def test_bfloat16_compute_keeps_float32_parameters(
 
 
 # ------------------------------------------------------ non-finite steps --
-def _batch(smoke_builder, config):
-  return next(input_pipeline.as_numpy(input_pipeline.train_dataset(
-      config, smoke_builder("rgb"), config.batch_size)))
+def _batch(config):
+  """A random batch of `config`'s shapes (input_pipeline.train_dataset's
+  keys), every joint tracked, every clip cropped by one still ROI."""
+  rng = np.random.default_rng(0)
+  b, t, (h, w) = config.batch_size, config.input.clip_length, tuple(
+      config.input.input_size)
+  j = skeleton.NUM_JOINTS
+  return {
+      "frames": rng.uniform(0, 255, (b, t, h, w, 3)).astype(np.float32),
+      "joints": (rng.uniform(0, 1, (b, t, j, 2)) * (w, h)).astype(np.float32),
+      "tracking_state": np.full((b, t, j), 2, np.int32),
+      "confidence": np.ones((b, t, j), np.float32),
+      "rois": np.tile(np.float32([(w - 1) / 2, (h - 1) / 2, h]), (b, t, 1)),
+  }
 
 
 def _poisoned(batch):
@@ -190,13 +203,15 @@ def _poisoned(batch):
   return dict(batch, joints=np.full_like(batch["joints"], np.nan))
 
 
-def test_a_nonfinite_step_leaves_the_model_as_it_was(smoke_builder,
-                                                     smoke_data_dir):
+def test_a_nonfinite_step_leaves_the_model_as_it_was(smoke_data_dir):
   config = smoke_run.config(smoke_data_dir)
-  batch = _batch(smoke_builder, config)
+  hardware.resolve(config)  # this backend's formulations, as the loop's
+  batch = _batch(config)
   model = train.create_model(config)
-  state = train.create_train_state(jax.random.key(0), config, model,
-                                   batch["frames"].shape)
+  # Initialised in one jitted program, as the loop does (eager init
+  # compiles every operation on its own).
+  state = train.init_state(config, model, batch["frames"].shape,
+                           train.make_mesh())
   step = jax.jit(train.make_train_step(config))
   # Two good steps: the warmup's rate is 0 at the first.
   first, _ = step(state, batch)
