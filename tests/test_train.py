@@ -268,6 +268,35 @@ def test_a_nonfinite_step_stops_or_is_skipped_and_never_checkpointed(
   assert all(np.isfinite(x).all() for x in jax.tree.leaves(trained.variables))
 
 
+@pytest.mark.slow
+def test_main_names_a_nonfinite_step_in_one_line(smoke_builder,
+                                                 smoke_data_dir, tmp_path):
+  """An absurd rate overflows the parameters at step 1, so step 2's loss is
+  not finite: the command exits non-zero with one line and no traceback,
+  and nothing after the bad step is checkpointed."""
+  smoke_builder("rgb")
+  workdir = tmp_path / "run"
+  result = commands.run_module(
+      "bodypose_jax.main",
+      "--config=configs/rgb_gru.py:smoke",
+      f"--workdir={workdir}",
+      f"--config.dataset.data_dir={smoke_data_dir}",
+      "--config.learning_rate=1e30",
+      "--config.warmup_steps=0",
+      "--config.num_train_steps=6",
+      "--config.checkpoint_every_steps=2",
+      f"--config.compilation_cache_dir={tmp_path / 'xla'}",
+      check=False,
+  )
+  assert result.returncode != 0
+  last = result.stderr.strip().splitlines()[-1]
+  assert re.fullmatch(
+      rf"error: {workdir}: the loss or gradient of step 2 is not finite; .*",
+      last), last
+  assert "Traceback" not in result.stderr
+  assert not os.listdir(workdir / "checkpoints")
+
+
 # ------------------------------------------------------------ checkpoints --
 def _truncate_largest_file(checkpoint):
   files = [p for p in pathlib.Path(checkpoint).rglob("*") if p.is_file()]
