@@ -426,6 +426,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     NonFiniteStep: a step's loss or gradient was not finite and
       `config.nonfinite` is 'stop'.
   """
+  # Before any data, model or compilation: a typo fails at once.
+  if config.nonfinite not in ("stop", "skip"):
+    raise ValueError(
+        f"config.nonfinite={config.nonfinite!r}: 'stop' or 'skip'.")
   workdir = absolute(workdir)
   tf.io.gfile.makedirs(workdir)
   choices = hardware.resolve(config)  # recorded in config.json below
@@ -532,9 +536,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   # Steps whose finiteness the host has not read yet: read at every log,
   # checkpoint and evaluation, so that the check costs no sync per step.
   pending, skipped = [], 0
-  if config.nonfinite not in ("stop", "skip"):
-    raise ValueError(
-        f"config.nonfinite={config.nonfinite!r}: 'stop' or 'skip'.")
   trace_first = config.profile_start_step
   trace_last = trace_first + config.profile_num_steps - 1
   with preemption.Watcher() as watcher:

@@ -1,10 +1,10 @@
 """Shared fixtures: the tiny synthetic NTU sets, built once per test run.
 
 Under pytest-xdist (`-n 2`, the README's command) every worker is its own
-session; the datasets and the teacher's videos, which tests only read, are
-built once into a folder all workers share, under a file lock, and the
-fixtures that tests write into (the trained workdir, exports, the XLA
-cache) stay each worker's own.
+session. What tests only read (the datasets, the teacher's videos, the
+tiny exports, the XLA cache) is made once into a folder all workers share,
+under a file lock; the trained smoke workdir, which tests write into, is
+trained once there and copied to each worker.
 """
 
 import contextlib
@@ -33,10 +33,15 @@ import smoke_run
 import tfds_ntu  # noqa: F401  (registers the builder)
 
 
+def _distributed() -> bool:
+  """Whether this session is one of several xdist workers."""
+  return "PYTEST_XDIST_WORKER" in os.environ
+
+
 def _shared(tmp_path_factory, name: str) -> pathlib.Path:
   """A folder of this test run that every xdist worker sees (without
   xdist, a folder of the session's own)."""
-  if "PYTEST_XDIST_WORKER" not in os.environ:
+  if not _distributed():
     return tmp_path_factory.mktemp(name)
   path = tmp_path_factory.getbasetemp().parent / name
   path.mkdir(exist_ok=True)
@@ -110,7 +115,7 @@ def smoke_workdir(tmp_path_factory, smoke_builder, smoke_data_dir):
           learning_rate=smoke_run.LEARNING_RATE,
       )
       train.train_and_evaluate(config, str(source))
-  if "PYTEST_XDIST_WORKER" not in os.environ:
+  if not _distributed():
     return str(source)
   copy = tmp_path_factory.mktemp("smoke_workdir") / "run"
   shutil.copytree(source, copy)
