@@ -435,6 +435,10 @@ def evaluate(
       "pixels": "original sensor pixels",
       # Frames after which the tracker went back to the whole frame.
       "lost_fraction": round(lost_frames / max(num_frames, 1), 4),
+      # Each lost frame sends the next one back to a whole-frame search:
+      # tracking losses per minute of video at the dataset's frame rate.
+      "redetections_per_minute": round(
+          lost_frames / max(num_frames / fps / 60, 1e-9), 3),
       # Two-person actions are scored against the performer the tracker
       # followed (`scored_truth`); 'first_performer_only' scores every
       # video against the dataset's first performer (unfiltered).
@@ -602,6 +606,7 @@ def tune_one_euro(
       "split": split,
       "rois": rois if tracking.tracks(config) else "whole_frame",
       "num_videos": raw_acc.result()["num_videos"],
+      "max_videos": max_videos,
       "pixels": "original sensor pixels",
       "fps": fps,
       "d_cutoff": float(d_cutoff),

@@ -5,20 +5,27 @@ r"""The temporal study: does a recurrent cell pay for itself?
 trains the single-frame baseline (`cell=none`), ConvGRU and ConvLSTM on RGB
 and on depth, with equal budgets, on the cross-subject and cross-view splits
 of the synthetic set, for several seeds. It then evaluates every run as a
-stream (`evaluate.py`: whole videos, state carried), exports each
-architecture's float32 step to TFLite and times it on one thread. It writes:
+stream (`evaluate.py`: whole videos, tracked from a whole-frame start, state
+carried), and again with a One-Euro filter on the keypoints whose settings
+are tuned on the run's training split (`evaluate.tune_one_euro`), so that
+each cell is compared with the single-frame model + filter that users of
+MediaPipe and MoveNet get. It exports each architecture's float32 step to
+TFLite and times it on one thread. It writes:
 
   <out_dir>/runs/<modality>_<cell>_<protocol>_s<seed>/   workdirs
   <out_dir>/study.json              every run's metrics, and the summary
   <out_dir>/study.md                the summary table (mean ± std over seeds)
-  <out_dir>/latency_accuracy.png    latency per frame against PCK@0.2
+                                    and the One-Euro settings chosen
+  <out_dir>/latency_accuracy.png    PCK@0.2, occluded PCK@0.2 and jitter
+                                    against latency per frame
+  <out_dir>/training_curves.png     held-out clip PCK@0.2 against step
 
-Training, evaluation and export resume: what a finished stage wrote is kept
-(latency is measured again), so the same command continues an interrupted
-study. `--num_train_steps` sets the budget (default: the config variant's);
-`--set=input.clip_length=16,batch_size=2` changes any other config field for
-every run (give such a study its own `--out_dir`). It runs on whatever JAX
-finds, CPU by default, GPU or TPU when present.
+Training, evaluation, tuning and export resume: what a finished stage wrote
+is kept (latency is measured again), so the same command continues an
+interrupted study. `--num_train_steps` sets the budget (default: the config
+variant's); `--set=input.clip_length=16,batch_size=4` changes any other
+config field for every run (give such a study its own `--out_dir`). It runs
+on whatever JAX finds, CPU by default, GPU or TPU when present.
 """
 
 import ast
@@ -52,6 +59,8 @@ PROTOCOLS = {
     "xsub": ("xsub_train", "xsub_test"),
     "xview": ("xview_train", "xview_test"),
 }
+# The keypoints scored: the model's own, or after the One-Euro filter.
+FILTERS = ("none", "one_euro")
 # The summary's columns: (name, path into an evaluation's metrics.json).
 METRICS = (
     ("pck@0.2", ("all", "pck@0.2")),
@@ -61,7 +70,10 @@ METRICS = (
     ("error px", ("all", "pixel_error")),
     ("accel error px", ("jitter", "accel_error_px")),
     ("recovery frames", ("recovery", "median_frames")),
+    ("re-detections/min", ("redetections_per_minute",)),
 )
+# The held-out metric the trainer logs at every evaluation, for the curves.
+CURVE_TAG = "eval/pck@0.2"
 
 
 def parse_overrides(items: Sequence[str]) -> dict:
@@ -130,9 +142,16 @@ def _json(path):
     return json.load(f)
 
 
+def _stream_dir(config, workdir, filtered=False):
+  # The folder `evaluate` (and main's streamed evaluation) writes by
+  # default, so that an evaluation main already made is not redone.
+  return evaluate_lib.default_out_dir(
+      workdir, config.dataset.eval_split, None, "tracked", filtered)
+
+
 def finished_metrics(config, workdir):
   """The run's stream evaluation if it was trained to its budget, else None."""
-  done = _json(os.path.join(workdir, "stream_eval", "metrics.json"))
+  done = _json(os.path.join(_stream_dir(config, workdir), "metrics.json"))
   if done and done["step"] == config.num_train_steps:
     return done
   return None
@@ -151,9 +170,54 @@ def train_and_evaluate_run(config, workdir):
     # would change nothing.
     return done
   train.train_and_evaluate(config, workdir)
-  return evaluate_lib.evaluate(
-      workdir, out_dir=os.path.join(workdir, "stream_eval")
-  )
+  return evaluate_lib.evaluate(workdir, out_dir=_stream_dir(config, workdir))
+
+
+def one_euro_run(config, workdir, tune_videos):
+  """Tunes the One-Euro filter on the run's training split, then streams the
+  eval split with the chosen settings (each stage reused when done for the
+  final step).
+
+  Returns:
+    The filtered evaluation's metrics (its 'one_euro' holds the settings,
+    its 'unfiltered' the model's own), or None when no setting kept PCK@0.2
+    within `evaluate.TUNE_MAX_PCK_DROP` of the unfiltered model's.
+  """
+  step = config.num_train_steps
+  split = config.dataset.train_split
+  tuning_dir = os.path.join(workdir, f"one_euro_tuning_{split}")
+  tuned = _json(os.path.join(tuning_dir, "one_euro_tuning.json"))
+  if not (tuned and tuned["step"] == step
+          and tuned.get("max_videos") == tune_videos):
+    tuned = evaluate_lib.tune_one_euro(
+        workdir, split=split, max_videos=tune_videos, out_dir=tuning_dir)
+  best = tuned["best"]
+  if best is None:
+    logging.warning("%s: no One-Euro setting kept PCK@0.2 on %s.", workdir,
+                    split)
+    return None
+  settings = {"enabled": True, "min_cutoff": best["min_cutoff"],
+              "beta": best["beta"], "d_cutoff": tuned["d_cutoff"]}
+  out_dir = _stream_dir(config, workdir, filtered=True)
+  done = _json(os.path.join(out_dir, "metrics.json"))
+  if done and done["step"] == step and all(
+      done["one_euro"][k] == v for k, v in settings.items() if k != "enabled"):
+    return done
+  return evaluate_lib.evaluate(workdir, one_euro=settings, out_dir=out_dir)
+
+
+def eval_curve(workdir, tag=CURVE_TAG) -> list[list[float]]:
+  """[[step, value], ...] of a scalar the trainer logged in `workdir`'s
+  event files (every evaluation's `eval/pck@0.2` by default), by step."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  points = {}
+  for path in sorted(tf.io.gfile.glob(os.path.join(workdir, "events.out.*"))):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.tag == tag:
+          points[int(event.step)] = float(tf.make_ndarray(value.tensor))
+  return [[step, points[step]] for step in sorted(points)]
 
 
 def latency(workdir, runs):
@@ -185,25 +249,27 @@ def _get(metrics, path):
 
 
 def summarize(runs: Sequence[dict], latencies: dict) -> list[dict]:
-  """Mean and std over seeds of each (modality, cell, protocol).
+  """Mean and std over seeds of each (modality, cell, filter, protocol).
 
   Args:
-    runs: {"modality", "cell", "protocol", "seed", "metrics"} per run.
+    runs: {"modality", "cell", "filter", "protocol", "seed", "metrics"} per
+      run and filter.
     latencies: {(modality, cell): `latency` result}.
 
   Returns:
-    Rows {"modality", "cell", "protocol", "seeds", <metric>: [mean, std],
-    "params", "p50_ms"}, in the order the runs came.
+    Rows {"modality", "cell", "filter", "protocol", "seeds", <metric>:
+    [mean, std], "params", "p50_ms"}, in the order the runs came.
   """
   groups = {}
   for run in runs:
-    key = (run["modality"], run["cell"], run["protocol"])
+    key = (run["modality"], run["cell"], run["filter"], run["protocol"])
     groups.setdefault(key, []).append(run)
   rows = []
-  for (modality, cell, protocol), group in groups.items():
+  for (modality, cell, filter_, protocol), group in groups.items():
     row = {
         "modality": modality,
         "cell": cell,
+        "filter": filter_,
         "protocol": protocol,
         "seeds": len(group),
     }
@@ -213,19 +279,26 @@ def summarize(runs: Sequence[dict], latencies: dict) -> list[dict]:
       row[name] = (
           [float(np.mean(values)), float(np.std(values))] if values else None
       )
+    # The filter runs on the host beside the interpreter: its cost per
+    # frame (25 joints, a few multiply-adds each) is not what is timed.
     row.update(latencies[(modality, cell)])
     rows.append(row)
   return rows
 
 
-def to_markdown(rows: Sequence[dict]) -> str:
-  """The summary as a markdown table, mean ± std over seeds."""
+def _label(row) -> str:
+  return row["cell"] + (" + One-Euro" if row["filter"] == "one_euro" else "")
+
+
+def to_markdown(rows: Sequence[dict], runs: Sequence[dict] = ()) -> str:
+  """The summary as a markdown table, mean ± std over seeds, then the
+  One-Euro settings each filtered run chose on its training split."""
   names = [name for name, _ in METRICS]
-  header = ["modality", "cell", "protocol", "seeds", *names]
+  header = ["modality", "model", "protocol", "seeds", *names]
   header += ["TFLite ms/frame", "params"]
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   for row in rows:
-    cells = [row["modality"], row["cell"], row["protocol"], str(row["seeds"])]
+    cells = [row["modality"], _label(row), row["protocol"], str(row["seeds"])]
     for name in names:
       value = row[name]
       cells.append(
@@ -237,39 +310,78 @@ def to_markdown(rows: Sequence[dict]) -> str:
       )
     cells += [f"{row['p50_ms']:.2f}", f"{row['params'] / 1e3:.0f}k"]
     lines.append("| " + " | ".join(cells) + " |")
+  tuned = [r for r in runs if r["filter"] == "one_euro"]
+  if tuned:
+    lines.append("")
+    lines.append("One-Euro settings (min_cutoff Hz, beta, d_cutoff Hz), "
+                 "tuned on each run's training split:")
+    for run in tuned:
+      f = run["metrics"]["one_euro"]
+      lines.append(f"- {run['name']}: {f['min_cutoff']:g}, {f['beta']:g}, "
+                   f"{f['d_cutoff']:g}")
   return "\n".join(lines) + "\n"
 
 
+_COLOURS = {"none": "tab:grey", "gru": "tab:blue", "lstm": "tab:orange"}
+_MARKERS = {"rgb": "o", "depth": "s"}
+
+
 def plot_latency_accuracy(rows: Sequence[dict], path: str):
-  """PCK@0.2 (all and occluded joints) against TFLite latency per frame."""
-  fig, ax = plt.subplots(figsize=(7.2, 6.0))
-  markers = {"rgb": "o", "depth": "s"}
-  colours = {"none": "tab:grey", "gru": "tab:blue", "lstm": "tab:orange"}
-  for row in rows:
-    for metric, fill in (("pck@0.2", True), ("pck@0.2 occluded", False)):
+  """PCK@0.2, occluded PCK@0.2 and acceleration error (jitter) against
+  TFLite latency per frame; filtered models hollow."""
+  panels = (("pck@0.2", "PCK@0.2, all joints"),
+            ("pck@0.2 occluded", "PCK@0.2, occluded joints"),
+            ("accel error px", "acceleration error (px), lower is steadier"))
+  fig, axes = plt.subplots(1, 3, figsize=(13.5, 5.0))
+  for ax, (metric, title) in zip(axes, panels):
+    for row in rows:
       if row[metric] is None:
         continue
       mean, std = row[metric]
-      colour = colours.get(row["cell"], "black")
+      colour = _COLOURS.get(row["cell"], "black")
       ax.errorbar(
           row["p50_ms"],
           mean,
           yerr=std,
-          marker=markers.get(row["modality"], "^"),
+          marker=_MARKERS.get(row["modality"], "^"),
           color=colour,
-          markerfacecolor=colour if fill else "white",
+          markerfacecolor="white" if row["filter"] == "one_euro" else colour,
           linestyle="none",
           capsize=3,
-          label=f"{row['modality']} {row['cell']} {row['protocol']}"
-          + ("" if fill else " (occluded)"),
+          label=f"{row['modality']} {_label(row)} {row['protocol']}",
       )
-  ax.set_xlabel("TFLite float32 latency per frame, 1 thread (ms)")
-  ax.set_ylabel("PCK@0.2 (filled: all joints, hollow: occluded)")
-  ax.grid(alpha=0.3)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("TFLite float32 ms per frame, 1 thread")
+    ax.grid(alpha=0.3)
+  handles, labels = axes[0].get_legend_handles_labels()
   # Below the axes: inside, it hides points.
-  ax.legend(
-      fontsize=6, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.14)
-  )
+  fig.legend(handles, labels, fontsize=7, ncol=4, loc="lower center")
+  fig.tight_layout(rect=(0, 0.06 + 0.03 * (len(labels) // 4), 1, 1))
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+def plot_training_curves(runs: Sequence[dict], path: str):
+  """Held-out clip PCK@0.2 against training step, mean over seeds, one line
+  per (modality, cell, protocol): whether the budget let each model stop
+  improving."""
+  groups = {}
+  for run in runs:
+    if run["filter"] == "none" and run.get("curve"):
+      key = (run["modality"], run["cell"], run["protocol"])
+      groups.setdefault(key, []).append(dict(run["curve"]))
+  fig, ax = plt.subplots(figsize=(7.2, 4.8))
+  for (modality, cell, protocol), curves in groups.items():
+    steps = sorted(set.intersection(*(set(c) for c in curves)))
+    mean = [np.mean([c[s] for c in curves]) for s in steps]
+    ax.plot(steps, mean, marker=_MARKERS.get(modality, "^"),
+            color=_COLOURS.get(cell, "black"),
+            linestyle="-" if protocol == "xsub" else "--",
+            label=f"{modality} {cell} {protocol} ({len(curves)} seeds)")
+  ax.set_xlabel("training step")
+  ax.set_ylabel(f"held-out {CURVE_TAG} (clips)")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=7)
   fig.tight_layout()
   fig.savefig(path, dpi=120)
   plt.close(fig)
@@ -287,20 +399,27 @@ def study(
     latency_runs: int = 100,
     overrides: Mapping[str, object] = (),
     report_only: bool = False,
+    filters: Sequence[str] = FILTERS,
+    tune_videos: int | None = 180,
 ) -> dict:
   """Runs (or resumes) the whole study and writes its reports.
 
   `overrides` ({"input.clip_length": 16}) apply to every run; study.json
-  records them. With `report_only`, nothing is trained: the reports cover
-  the runs already finished, and the others are left out (logged).
+  records them. With `report_only`, nothing is trained or evaluated: the
+  reports cover the runs already finished, and the others are left out
+  (logged). `filters` ("none", "one_euro") says which keypoints are scored;
+  the filter's settings are tuned on the first `tune_videos` videos (None:
+  all) of each run's training split.
 
   Returns:
-    The contents of study.json: {"runs": [...], "summary": [...]}.
+    The contents of study.json: {"runs": [...], "summary": [...]}, one run
+    entry per run and filter.
   """
   for name, given, known in (
       ("modalities", modalities, MODALITIES),
       ("cells", cells, CELLS),
       ("protocols", protocols, tuple(PROTOCOLS)),
+      ("filters", filters, FILTERS),
   ):
     unknown = set(given) - set(known)
     if unknown:
@@ -321,24 +440,27 @@ def study(
         data_dir,
         overrides,
     )
-    if report_only:
-      metrics = finished_metrics(config, workdir)
-      if metrics is None:
-        logging.warning("Not finished, left out of the report: %s", name)
-        continue
-    else:
-      metrics = train_and_evaluate_run(config, workdir)
-    runs.append(
-        {
-            "name": name,
-            "modality": modality,
-            "cell": cell,
-            "protocol": protocol,
-            "seed": seed,
-            "steps": config.num_train_steps,
-            "metrics": metrics,
-        }
-    )
+    metrics = finished_metrics(config, workdir)
+    if report_only and metrics is None:
+      logging.warning("Not finished, left out of the report: %s", name)
+      continue
+    metrics = metrics or train_and_evaluate_run(config, workdir)
+    by_filter = {"none": metrics}
+    if "one_euro" in filters:
+      filtered = _json(os.path.join(
+          _stream_dir(config, workdir, filtered=True), "metrics.json"))
+      if not report_only:
+        filtered = one_euro_run(config, workdir, tune_videos)
+      if filtered and filtered["step"] == config.num_train_steps:
+        by_filter["one_euro"] = filtered
+    record = {"name": name, "modality": modality, "cell": cell,
+              "protocol": protocol, "seed": seed,
+              "steps": config.num_train_steps}
+    for filter_ in filters:
+      if filter_ in by_filter:
+        runs.append({**record, "filter": filter_,
+                     "metrics": by_filter[filter_],
+                     "curve": eval_curve(workdir)})
     if (modality, cell) not in latencies:
       latencies[(modality, cell)] = latency(workdir, latency_runs)
   if not runs:
@@ -350,12 +472,14 @@ def study(
   }
   with open(os.path.join(out_dir, "study.json"), "w") as f:
     json.dump(result, f, indent=2)
+  table = to_markdown(result["summary"], runs)
   with open(os.path.join(out_dir, "study.md"), "w") as f:
-    f.write(to_markdown(result["summary"]))
+    f.write(table)
   plot_latency_accuracy(
       result["summary"], os.path.join(out_dir, "latency_accuracy.png")
   )
-  logging.info("Wrote %s:\n%s", out_dir, to_markdown(result["summary"]))
+  plot_training_curves(runs, os.path.join(out_dir, "training_curves.png"))
+  logging.info("Wrote %s:\n%s", out_dir, table)
   return result
 
 
@@ -378,6 +502,12 @@ def _define_flags():
   flags.DEFINE_bool(
       "report_only", False, "Train nothing: report the finished runs."
   )
+  flags.DEFINE_list("filters", list(FILTERS),
+                    f"Keypoints scored, of {FILTERS}: the model's own, and "
+                    "after a One-Euro filter tuned on the training split.")
+  flags.DEFINE_integer(
+      "tune_videos", 180,
+      "Training-split videos the One-Euro settings are tuned on; 0: all.")
   flags.DEFINE_list(
       "set",
       [],
@@ -414,6 +544,8 @@ def main(argv):
       FLAGS.latency_runs,
       overrides,
       FLAGS.report_only,
+      FLAGS.filters,
+      FLAGS.tune_videos or None,
   )
 
 

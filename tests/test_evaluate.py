@@ -242,6 +242,9 @@ def test_evaluate_checkpoint_and_tflite(smoke_workdir, tmp_path):
     assert key in saved
   assert 0.0 <= saved["all"]["pck@0.2"] <= 1.0
   assert len(saved["all"]["per_joint_pck@0.2"]) == J
+  # Every lost frame is one whole-frame re-detection, per minute at 30 fps.
+  assert saved["redetections_per_minute"] == pytest.approx(
+      saved["lost_fraction"] * evaluate.DATASET_FPS * 60, abs=0.1)
 
   # The command line, on two videos, into the default folder.
   proc = commands.run_module(

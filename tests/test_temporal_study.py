@@ -27,33 +27,63 @@ def test_tiny_study_reports_every_run_and_resumes(
       latency_runs=5,
   )
   result = temporal_study.study(out, **kwargs)
-  assert [r["name"] for r in result["runs"]] == [
-      "rgb_none_xsub_s0",
-      "rgb_gru_xsub_s0",
+  assert [(r["name"], r["filter"]) for r in result["runs"]] == [
+      ("rgb_none_xsub_s0", "none"),
+      ("rgb_none_xsub_s0", "one_euro"),
+      ("rgb_gru_xsub_s0", "none"),
+      ("rgb_gru_xsub_s0", "one_euro"),
   ]
-  rows = {r["cell"]: r for r in result["summary"]}
-  assert set(rows) == {"none", "gru"}
-  for row in rows.values():
-    assert 0.0 <= row["pck@0.2"][0] <= 1.0 and row["pck@0.2"][1] == 0.0
+  runs = {(r["cell"], r["filter"]): r for r in result["runs"]}
+  rows = {(r["cell"], r["filter"]): r for r in result["summary"]}
+  assert set(rows) == set(runs)
+  for key, row in rows.items():
+    metrics = runs[key]["metrics"]
+    # One seed: each row is its run's evaluation, with no spread.
+    assert row["pck@0.2"] == [metrics["all"]["pck@0.2"], 0.0]
+    assert row["pck@0.2 occluded"][0] == metrics["occluded"]["pck@0.2"]
+    assert row["accel error px"][0] == metrics["jitter"]["accel_error_px"]
+    assert row["re-detections/min"][0] == metrics["redetections_per_minute"]
     assert row["p50_ms"] > 0
+  for cell in ("none", "gru"):
+    filtered = runs[(cell, "one_euro")]["metrics"]
+    tuning = json.load(open(os.path.join(
+        out, "runs", f"rgb_{cell}_xsub_s0", "one_euro_tuning_xsub_train",
+        "one_euro_tuning.json")))
+    # Tuned on the training split, then applied to the held-out one: the
+    # filtered evaluation filters the same keypoints the plain one scores.
+    assert tuning["split"] == "xsub_train"
+    assert (filtered["one_euro"]["min_cutoff"], filtered["one_euro"]["beta"]) \
+        == (tuning["best"]["min_cutoff"], tuning["best"]["beta"])
+    assert filtered["unfiltered"]["pck@0.2 all"] == \
+        runs[(cell, "none")]["metrics"]["all"]["pck@0.2"]
+    # The curve is what the trainer logged at its evaluations.
+    workdir = os.path.join(out, "runs", f"rgb_{cell}_xsub_s0")
+    logged = json.load(open(os.path.join(workdir, "eval_metrics.json")))
+    assert runs[(cell, "none")]["curve"] == [[2, pytest.approx(
+        logged["pck@0.2"])]]
   # The recurrent cell adds parameters to the same encoder and head.
-  assert rows["gru"]["params"] > rows["none"]["params"]
+  assert rows[("gru", "none")]["params"] > rows[("none", "none")]["params"]
   with open(os.path.join(out, "study.json")) as f:
     assert json.load(f)["summary"] == json.loads(json.dumps(result["summary"]))
   with open(os.path.join(out, "study.md")) as f:
     table = f.read().splitlines()
-  assert len(table) == 2 + 2 and "| rgb | gru | xsub | 1 |" in table[3]
-  assert os.path.getsize(os.path.join(out, "latency_accuracy.png")) > 0
+  assert table[0].startswith("| modality | model | protocol | seeds |")
+  assert "| rgb | gru | xsub | 1 |" in table[4]
+  assert "| rgb | gru + One-Euro | xsub | 1 |" in table[5]
+  assert table[-1].startswith("- rgb_gru_xsub_s0: ")
+  for name in ("latency_accuracy.png", "training_curves.png"):
+    assert os.path.getsize(os.path.join(out, name)) > 0
 
   # A rerun finds every stage done: same evaluations, nothing retrained.
   run_dir = os.path.join(out, "runs", "rgb_gru_xsub_s0")
-  stamp = os.path.getmtime(os.path.join(run_dir, "stream_eval", "metrics.json"))
+  written = [os.path.join(run_dir, d, "metrics.json")
+             for d in ("eval_xsub_test", "eval_xsub_test_one_euro")]
+  written.append(os.path.join(run_dir, "one_euro_tuning_xsub_train",
+                              "one_euro_tuning.json"))
+  stamps = [os.path.getmtime(p) for p in written]
   again = temporal_study.study(out, **kwargs)
   assert again["runs"] == result["runs"]
-  assert (
-      os.path.getmtime(os.path.join(run_dir, "stream_eval", "metrics.json"))
-      == stamp
-  )
+  assert [os.path.getmtime(p) for p in written] == stamps
 
   # A report over a larger grid, from the command line, trains nothing and
   # covers the finished runs.
