@@ -36,8 +36,8 @@ prints a table to stdout (and everything, with machine info, as JSON):
   median). JAX / Keras < 1 means JAX is faster.
 * Input pipeline (`--pipeline`): the real train tf.data pipeline of the config
   (`input_pipeline.train_dataset`), alone with no training running, frames/s
-  over `--pipeline_batches` batches after `_PIPELINE_WARMUP` (which fill the
-  shuffle buffer and the cache); headroom = pipeline frames/s / JAX train
+  over `--pipeline_batches` batches after `_PIPELINE_WARMUP` (which start its
+  threads and, with `dataset.cache`, begin filling the cache); headroom = pipeline frames/s / JAX train
   frames/s (> 1: the pipeline is not the bottleneck).
 """
 
@@ -82,8 +82,8 @@ _PEAK_TFLOPS = {
     "TPU v6 lite": {"bf16": 918.0},
 }
 
-# Batches drawn before the pipeline's clock starts: the first fills the
-# shuffle buffer (and with `dataset.cache` the first epoch fills the cache).
+# Batches drawn before the pipeline's clock starts: the first indexes the
+# split's records and starts the map threads.
 _PIPELINE_WARMUP = 3
 
 
@@ -362,7 +362,7 @@ def time_pipeline(config: ml_collections.ConfigDict, batches: int) -> dict:
 
   Returns:
     batches, frames (timed), seconds, frames_per_s and first_batch_s (time to
-    the first batch: pipeline start-up, shuffle buffer fill).
+    the first batch: pipeline start-up, indexing the split's records).
   """
   if batches < 1:
     raise ValueError(f"Need batches >= 1, got {batches}.")

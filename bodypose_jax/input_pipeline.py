@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from bodypose_jax import random_access
 from bodypose_jax import roi
 from bodypose_jax import skeleton
 
@@ -135,6 +136,9 @@ def frame_spec(builder: tfds.core.DatasetBuilder) -> tuple[int, int, int, str]:
   feature = builder.info.features["frames"]
   _, h, w, c = feature.shape
   return h, w, c, ("rgb" if c == 3 else "depth")
+
+
+_SKIP_FRAMES = {"frames": tfds.decode.SkipDecoding()}
 
 
 def _decode_frames(encoded, channels: int):
@@ -403,13 +407,13 @@ def check_split(builder: tfds.core.DatasetBuilder, split: str) -> None:
     )
 
 
-def _load(builder, split: str, shuffle: bool, seed: int):
+def _load(builder, split: str):
+  """This process's share of `split`, in order, frames still encoded."""
   check_split(builder, split)
   return builder.as_dataset(
       split=tfds.split_for_jax_process(split),
-      shuffle_files=shuffle,
-      decoders={"frames": tfds.decode.SkipDecoding()},
-      read_config=tfds.ReadConfig(shuffle_seed=seed),
+      shuffle_files=False,
+      decoders=_SKIP_FRAMES,
   )
 
 
@@ -441,16 +445,57 @@ def mix_count(config, local_batch_size: int) -> int:
   return count
 
 
-def _train_clips(config, builder, split: str, stream: int):
-  """Endless shuffled augmented clips of `split`, one per sample visit;
-  `stream` 0 is the main dataset's randomness, others are independent of
-  it."""
+def epoch_order(seed: int, stream: int, epoch: int, size: int) -> np.ndarray:
+  """The order [size] in which epoch `epoch` of a training stream visits the
+  examples: a permutation that depends only on its arguments."""
+  return np.random.default_rng([seed, stream, epoch]).permutation(size)
+
+
+def stream_positions(step: int, global_clips: int, local_clips: int,
+                     process_index: int) -> range:
+  """The positions in a training stream of this process's clips of `step`:
+  each step takes the next `global_clips`, and process p the p-th run of
+  `local_clips` of them, so a step's global batch is the same clips
+  whatever the number of processes."""
+  first = step * global_clips + process_index * local_clips
+  return range(first, first + local_clips)
+
+
+def _train_clips(config, builder, split: str, stream: int, local_clips: int,
+                 start_step: int):
+  """This process's clips of `split` from step `start_step` on, endless;
+  `stream` 0 is the main dataset's, others are independent of it.
+
+  Position g of the stream (`stream_positions`) is example
+  `epoch_order(...)[g % size]` of epoch g // size, cut at a random start
+  and augmented with seeds drawn from (config.seed, stream, g): a pure
+  function of the config and g, so resuming at a step reads exactly the
+  clips an unbroken run reads there.
+  """
   h, w, c, modality = frame_spec(builder)
   clip_fn = make_clip_fn(config, (h, w), c, modality, train=True)
   span = _span(config)
+  check_split(builder, split)
+  records = random_access.SplitRecords(builder, split, config.dataset.cache)
+  size = len(records)
+  process, processes = jax_process()
+  global_clips = local_clips * processes
 
-  def sample(index, example):
-    seed = tf.stack([tf.cast(config.seed, tf.int64), index])
+  def serialized():
+    epoch, order = None, None
+    step = start_step
+    while True:
+      for g in stream_positions(step, global_clips, local_clips, process):
+        if g // size != epoch:
+          epoch = g // size
+          order = epoch_order(config.seed, stream, epoch, size)
+        yield g, records[int(order[g % size])]
+      step += 1
+
+  def sample(g, record):
+    example = builder.info.features.deserialize_example(
+        record, decoders=_SKIP_FRAMES)
+    seed = tf.stack([tf.cast(config.seed, tf.int64), g])
     if stream:
       seed = tf.random.experimental.stateless_fold_in(seed, stream)
     n = tf.shape(example["joints_2d"])[0]
@@ -459,20 +504,34 @@ def _train_clips(config, builder, split: str, stream: int):
     )
     return clip_fn(example, start, seed + 1)
 
-  ds = _load(builder, split, True, config.seed + stream)
-  ds = ds.cache() if config.dataset.cache else ds
-  ds = ds.repeat().shuffle(config.dataset.shuffle_buffer,
-                           seed=config.seed + stream)
-  return ds.enumerate().map(sample, num_parallel_calls=tf.data.AUTOTUNE)
+  ds = tf.data.Dataset.from_generator(
+      serialized,
+      output_signature=(tf.TensorSpec([], tf.int64),
+                        tf.TensorSpec([], tf.string)))
+  # Parallel, and still in order: tf.data maps deterministically by default.
+  return ds.map(sample, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def jax_process() -> tuple[int, int]:
+  """(this process's index, the number of processes) of the JAX run, without
+  importing JAX here (tfds's `split_for_jax_process` does the same)."""
+  import jax  # pylint: disable=g-import-not-at-top
+
+  return jax.process_index(), jax.process_count()
 
 
 def train_dataset(config, builder, local_batch_size: int,
-                  mix_builder=None) -> tf.data.Dataset:
-  """Endless shuffled augmented clips, one random clip per sample visit.
+                  mix_builder=None, start_step: int = 0) -> tf.data.Dataset:
+  """Augmented clips from step `start_step` on, one random clip per example
+  visit, every example once per epoch in an order drawn per epoch.
 
   Elements: frames [b, T, H, W, C] float32, joints [b, T, J, 2] float32 (input
   pixels), tracking_state [b, T, J] int32, confidence [b, T, J] float32, rois
   [b, T, 3], with b = `local_batch_size`.
+
+  The batch of step s is a pure function of the config and s
+  (`_train_clips`): the data position of a run is its step, which every
+  checkpoint holds.
 
   With `mix_builder` (`get_mix_builder`), every batch holds exactly
   `mix_count` clips of its `config.dataset.mix_train_split` (the last ones)
@@ -481,23 +540,25 @@ def train_dataset(config, builder, local_batch_size: int,
   same modality.
   """
   count = mix_count(config, local_batch_size) if mix_builder else 0
-  main = _train_clips(config, builder, config.dataset.train_split, 0)
-  if not count:
-    ds = main.batch(local_batch_size, drop_remainder=True)
-    return ds.prefetch(config.dataset.prefetch)
-  main_modality, mix_modality = frame_spec(builder)[3], frame_spec(
-      mix_builder)[3]
-  if main_modality != mix_modality:
-    raise ValueError(
-        f"Cannot mix {mix_builder.info.full_name} ({mix_modality}) into "
-        f"{builder.info.full_name} ({main_modality}) batches."
-    )
-  mix = _train_clips(config, mix_builder, config.dataset.mix_train_split, 1)
-  mix = mix.batch(count, drop_remainder=True)
-  if count == local_batch_size:
-    return mix.prefetch(config.dataset.prefetch)
-  main = main.batch(local_batch_size - count, drop_remainder=True)
-  ds = tf.data.Dataset.zip((main, mix)).map(
+  if count:
+    main_modality, mix_modality = frame_spec(builder)[3], frame_spec(
+        mix_builder)[3]
+    if main_modality != mix_modality:
+      raise ValueError(
+          f"Cannot mix {mix_builder.info.full_name} ({mix_modality}) into "
+          f"{builder.info.full_name} ({main_modality}) batches."
+      )
+  parts = []
+  if count < local_batch_size:
+    parts.append(_train_clips(config, builder, config.dataset.train_split, 0,
+                              local_batch_size - count, start_step)
+                 .batch(local_batch_size - count, drop_remainder=True))
+  if count:
+    parts.append(_train_clips(config, mix_builder,
+                              config.dataset.mix_train_split, 1, count,
+                              start_step)
+                 .batch(count, drop_remainder=True))
+  ds = parts[0] if len(parts) == 1 else tf.data.Dataset.zip(tuple(parts)).map(
       lambda a, b: {k: tf.concat([a[k], b[k]], 0) for k in a})
   return ds.prefetch(config.dataset.prefetch)
 
@@ -524,7 +585,7 @@ def eval_dataset(config, builder, local_batch_size: int) -> tf.data.Dataset:
         (examples, tf.data.Dataset.from_tensor_slices((starts, seeds)))
     ).map(lambda e, s: clip_fn(e, s[0], s[1]))
 
-  ds = _load(builder, config.dataset.eval_split, False, config.seed)
+  ds = _load(builder, config.dataset.eval_split)
   ds = ds.flat_map(clips)
   ds = ds.batch(local_batch_size, drop_remainder=False)
   return ds.map(lambda b: _pad_batch(b, local_batch_size)).prefetch(
@@ -565,7 +626,7 @@ def sequence_dataset(config, builder, split: str) -> tf.data.Dataset:
         "scale": scale,
     }
 
-  return _load(builder, split, False, config.seed).map(whole)
+  return _load(builder, split).map(whole)
 
 
 def _pad_batch(batch, size: int):

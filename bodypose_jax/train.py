@@ -517,13 +517,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     )
     eval_metrics = run_eval(start_step, state)
   else:
-    # A resumed run draws fresh clips instead of replaying the first ones.
-    data_config = config.copy_and_resolve_references()
-    with data_config.unlocked():
-      data_config.seed = config.seed + start_step
+    # The batch of a step is a function of the config and the step alone:
+    # a resumed run reads on where the checkpointed one stopped.
     train_iter = input_pipeline.as_numpy(
         input_pipeline.train_dataset(
-            data_config, builder, _local_batch(config), mix_builder
+            config, builder, _local_batch(config), mix_builder, start_step
         )
     )
     compiled_train_step = compile_and_report(

@@ -26,8 +26,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.dataset.data_dir = ml_collections.FieldReference(None, field_type=str)
   config.dataset.train_split = "xsub_train"
   config.dataset.eval_split = "xsub_test"
-  config.dataset.cache = False  # cache encoded samples in memory
-  config.dataset.shuffle_buffer = 1024
+  # Keep every example read in memory (sets that fit): training reads them
+  # in a new order each epoch (input_pipeline.train_dataset).
+  config.dataset.cache = False
   config.dataset.prefetch = 4
   # Training on a mix: every training batch takes round(mix_fraction x
   # batch) clips (halves up, exactly per batch) from `mix_train_split` of
@@ -229,7 +230,6 @@ def apply_variant(
     # 40 performers doing every action in two rooms (3,360 samples, the
     # cross-subject splits only): more to learn from, so more steps.
     config.dataset.builder_config = f"synthetic_large_{modality}"
-    config.dataset.shuffle_buffer = 4096
     config.warmup_steps = 200
     config.num_train_steps = 8000
     config.eval_every_steps = 2000
