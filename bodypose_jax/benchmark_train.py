@@ -37,8 +37,9 @@ prints a table to stdout (and everything, with machine info, as JSON):
 * Input pipeline (`--pipeline`): the real train tf.data pipeline of the config
   (`input_pipeline.train_dataset`), alone with no training running, frames/s
   over `--pipeline_batches` batches after `_PIPELINE_WARMUP` (which start its
-  threads and, with `dataset.cache`, begin filling the cache); headroom = pipeline frames/s / JAX train
-  frames/s (> 1: the pipeline is not the bottleneck).
+  threads and, with `dataset.cache`, begin filling the cache); headroom =
+  pipeline frames/s / JAX train frames/s (> 1: the pipeline is not the
+  bottleneck).
 """
 
 import json
@@ -58,6 +59,7 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
+from bodypose_jax import cli
 from bodypose_jax import hardware
 from bodypose_jax import input_pipeline
 from bodypose_jax import keras_baseline
@@ -603,6 +605,8 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   # Before anything starts JAX: the trainer's host set-up (main.py's).
   logging.info(hardware.configure_host(FLAGS.config.reuse_host_memory))
+  if FLAGS.json_out:
+    cli.check_writable(FLAGS.json_out)  # before minutes of timing
   # A cached executable would make the compile time meaningless.
   jax.config.update("jax_enable_compilation_cache", False)
   # tf.data and the Keras baseline run on the host, as in training.
@@ -633,12 +637,10 @@ def main(argv):
         },
         "config": json.loads(config.to_json_best_effort()),
     }
-    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.json_out)), exist_ok=True)
-    with open(FLAGS.json_out, "w") as f:
-      json.dump(report, f, indent=2)
+    cli.write_json(FLAGS.json_out, report, indent=2)
     logging.info("Wrote %s.", FLAGS.json_out)
 
 
 if __name__ == "__main__":
   _define_flags()
-  app.run(main)
+  cli.run(main)

@@ -21,6 +21,7 @@ from absl import logging
 import cv2
 import numpy as np
 
+from bodypose_jax import cli
 from bodypose_jax import drawing
 from bodypose_jax import skeleton
 from tfds_ntu import layout
@@ -323,4 +324,4 @@ def main(argv):
 
 if __name__ == "__main__":
   _define_flags()
-  app.run(main)
+  cli.run(main)

@@ -19,9 +19,7 @@ enables. The tracker follows the raw keypoints either way.
 from collections.abc import Iterator, Sequence
 import contextlib
 import itertools
-import json
 import os
-import tempfile
 import time
 
 from absl import app
@@ -31,6 +29,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from bodypose_jax import cli
 from bodypose_jax import drawing
 from bodypose_jax import one_euro as one_euro_lib
 from bodypose_jax import roi
@@ -209,7 +208,7 @@ def _check_keypoints_path(path: str):
     )
   folder = os.path.dirname(os.path.abspath(path))
   if not os.path.isdir(folder):
-    raise app.UsageError(f"{path}: no such folder {folder}.")
+    raise FileNotFoundError(f"{path}: no such folder {folder}.")
 
 
 def write_keypoints(path, track, names, fps, source, one_euro=None):
@@ -238,12 +237,12 @@ def write_keypoints(path, track, names, fps, source, one_euro=None):
         [t["raw_keypoints"] for t in track]).astype(np.float32)
     meta["one_euro"] = one_euro._asdict()
   if path.lower().endswith(".npz"):
-    np.savez(path, **data, **{
-        k: np.asarray(list(v.values()) if isinstance(v, dict) else v)
-        for k, v in meta.items()})
+    with cli.atomic_output(path) as tmp:
+      np.savez(tmp, **data, **{
+          k: np.asarray(list(v.values()) if isinstance(v, dict) else v)
+          for k, v in meta.items()})
   else:
-    with open(path, "w") as f:
-      json.dump({**{k: v.tolist() for k, v in data.items()}, **meta}, f)
+    cli.write_json(path, {**{k: v.tolist() for k, v in data.items()}, **meta})
 
 
 # ---------------------------------------------------------------- drawing --
@@ -308,7 +307,7 @@ def input_modality(path: str) -> str:
 
 def _check_input(path: str, modality: str):
   if not os.path.exists(path):
-    raise app.UsageError(f"{path}: no such video file or PNG folder.")
+    raise FileNotFoundError(f"{path}: no such video file or PNG folder.")
   given = input_modality(path)
   if given != modality:
     if modality == "depth":
@@ -316,7 +315,7 @@ def _check_input(path: str, modality: str):
     else:
       need = "a video file"
     what = "a folder" if given == "depth" else "a file (taken as a video)"
-    raise app.UsageError(
+    raise ValueError(
         f"{path}: is {what}, but the model takes {modality} input: give it "
         f"{need}."
     )
@@ -361,7 +360,8 @@ def read_frames(path: str, modality: str) -> Iterator[np.ndarray]:
     all the same size. Close it to free a video early.
 
   Raises:
-    app.UsageError: `path` is missing or of the other modality.
+    FileNotFoundError: `path` is missing.
+    ValueError: `path` is of the other modality than the model's.
     ValueError: naming the file, when the video cannot be decoded or holds no
       frame, the folder holds no PNG, or a PNG is not uint16 depth (later
       PNGs raise when reached).
@@ -403,59 +403,48 @@ def _check_output(path: str) -> str:
     )
   folder = os.path.dirname(os.path.abspath(path))
   if not os.path.isdir(folder):
-    raise app.UsageError(f"{path}: the folder {folder} does not exist.")
+    raise FileNotFoundError(f"{path}: the folder {folder} does not exist.")
   return ext
 
 
 @contextlib.contextmanager
 def _writer(path: str, fps: float):
-  """Yields write([h, w, 3] uint8 RGB); `path` appears only on success.
-
-  Frames go to a temporary file beside `path`, renamed at the end, so that a
-  failure half way leaves neither a truncated file nor a stale one replaced.
-  """
+  """Yields write([h, w, 3] uint8 RGB); `path` appears only on success
+  (`cli.atomic_output`): a failure half way leaves neither a truncated file
+  nor a stale one replaced."""
   ext = _check_output(path)
-  handle, tmp = tempfile.mkstemp(
-      suffix=ext, prefix=".demo-", dir=os.path.dirname(os.path.abspath(path))
-  )
-  os.close(handle)
   gif_frames, video = [], None
+  with cli.atomic_output(path) as tmp:
 
-  def write(image: np.ndarray):
-    nonlocal video
-    if ext == ".gif":
-      # Quantise now: a palette image is a third of the RGB one in memory.
-      gif_frames.append(
-          Image.fromarray(image).convert("P", palette=Image.Palette.ADAPTIVE)
-      )
-      return
-    if video is None:
-      fourcc = cv2.VideoWriter_fourcc(*"mp4v")
-      size = (image.shape[1], image.shape[0])
-      video = cv2.VideoWriter(tmp, fourcc, fps, size)
-      if not video.isOpened():
-        raise ValueError(f"{path}: OpenCV cannot write an mp4v video here.")
-    video.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    def write(image: np.ndarray):
+      nonlocal video
+      if ext == ".gif":
+        # Quantise now: a palette image is a third of the RGB one in memory.
+        gif_frames.append(
+            Image.fromarray(image).convert("P", palette=Image.Palette.ADAPTIVE)
+        )
+        return
+      if video is None:
+        fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+        size = (image.shape[1], image.shape[0])
+        video = cv2.VideoWriter(tmp, fourcc, fps, size)
+        if not video.isOpened():
+          raise ValueError(f"{path}: OpenCV cannot write an mp4v video here.")
+      video.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
 
-  try:
-    yield write
-    if ext == ".gif":
-      gif_frames[0].save(
-          tmp,
-          save_all=True,
-          append_images=gif_frames[1:],
-          duration=round(1000 / fps),
-          loop=0,
-      )
-    else:
-      video.release()
-      video = None
-    os.replace(tmp, path)
-  finally:
-    if video is not None:
-      video.release()
-    if os.path.exists(tmp):
-      os.remove(tmp)
+    try:
+      yield write
+      if ext == ".gif":
+        gif_frames[0].save(
+            tmp,
+            save_all=True,
+            append_images=gif_frames[1:],
+            duration=round(1000 / fps),
+            loop=0,
+        )
+    finally:
+      if video is not None:
+        video.release()
 
 
 # -------------------------------------------------------------------- run --
@@ -501,17 +490,20 @@ def run(
     of the output) and output.
 
   Raises:
-    app.UsageError: bad output extension or folder, missing input, or an
-      input of the other modality than the model's.
-    ValueError: naming the file, when the input cannot be read.
+    app.UsageError: an output extension it cannot write.
+    FileNotFoundError: a missing input, or output folder.
+    ValueError: naming the file, when the input cannot be read or is of the
+      other modality than the model's.
   """
   if max_frames is not None and max_frames < 1:
     raise ValueError(f"max_frames must be >= 1, got {max_frames}.")
   if display_width < 2:
     raise ValueError(f"display_width must be >= 2, got {display_width}.")
   _check_output(output_path)
+  cli.check_writable(output_path)
   if keypoints_path:
     _check_keypoints_path(keypoints_path)
+    cli.check_writable(keypoints_path)
   model = tflite_model.StreamingModel(model_path, threads)
   meta = model.sidecar
   modality = meta["input"]["modality"]
@@ -637,4 +629,4 @@ def main(argv):
 
 if __name__ == "__main__":
   _define_flags()
-  app.run(main)
+  cli.run(main)

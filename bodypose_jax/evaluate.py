@@ -59,6 +59,7 @@ from matplotlib.backends import backend_agg
 from matplotlib import figure
 import numpy as np
 
+from bodypose_jax import cli
 from bodypose_jax import input_pipeline
 from bodypose_jax import one_euro as one_euro_lib
 from bodypose_jax import roi
@@ -204,7 +205,8 @@ def _save(fig: figure.Figure, path: str):
   # An explicit Agg canvas: no pyplot, so no process-wide backend to set.
   backend_agg.FigureCanvasAgg(fig)
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  with cli.atomic_output(path) as tmp:
+    fig.savefig(tmp, dpi=100)
 
 
 def _nan(values):
@@ -394,6 +396,9 @@ def evaluate(
       workdir, split, tflite, max_videos, step, rois, builder_config,
       data_dir)
   params = one_euro_lib.resolve(config.tracking.one_euro, one_euro)
+  out_dir = out_dir or default_out_dir(workdir, split, tflite, rois,
+                                       params is not None, other)
+  cli.check_writable(os.path.join(out_dir, "metrics.json"))
   thresholds = _thresholds(config)
   acc = video_metrics.VideoMetrics(thresholds=thresholds)
   raw_acc = video_metrics.VideoMetrics(thresholds=thresholds)
@@ -452,11 +457,7 @@ def evaluate(
     result["one_euro"] = {**params._asdict(), "fps": fps}
     result["unfiltered"] = headline(raw_acc.result())
 
-  out_dir = out_dir or default_out_dir(workdir, split, tflite, rois,
-                                       params is not None, other)
-  os.makedirs(out_dir, exist_ok=True)
-  with open(os.path.join(out_dir, "metrics.json"), "w") as f:
-    json.dump(result, f, indent=2)
+  cli.write_json(os.path.join(out_dir, "metrics.json"), result, indent=2)
   plot_pck_curve(result, os.path.join(out_dir, "pck_curve.png"))
   plot_per_joint_pck(result, os.path.join(out_dir, "per_joint_pck.png"))
   plot_occlusion_recovery(
@@ -567,6 +568,8 @@ def tune_one_euro(
   """
   config, split, predict, model, model_step, ds, _ = _predictor(
       workdir, split, tflite, max_videos, step, rois)
+  out_dir = out_dir or os.path.join(workdir, f"one_euro_tuning_{split}")
+  cli.check_writable(os.path.join(out_dir, "one_euro_tuning.json"))
   if d_cutoff is None:
     d_cutoff = config.tracking.one_euro.d_cutoff
   settings = [(float(c), float(b)) for c in min_cutoffs for b in betas]
@@ -618,10 +621,8 @@ def tune_one_euro(
       "best": best,
       "seconds": round(time.perf_counter() - t0, 1),
   }
-  out_dir = out_dir or os.path.join(workdir, f"one_euro_tuning_{split}")
-  os.makedirs(out_dir, exist_ok=True)
-  with open(os.path.join(out_dir, "one_euro_tuning.json"), "w") as f:
-    json.dump(result, f, indent=2)
+  cli.write_json(os.path.join(out_dir, "one_euro_tuning.json"), result,
+                 indent=2)
   logging.info("Wrote %s.", out_dir)
   return result
 
@@ -732,4 +733,4 @@ def main(argv):
 
 if __name__ == "__main__":
   _define_flags()
-  app.run(main)
+  cli.run(main)

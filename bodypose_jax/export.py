@@ -42,6 +42,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.lite.tools import flatbuffer_utils
 
+from bodypose_jax import cli
 from bodypose_jax import input_pipeline
 from bodypose_jax import metrics
 from bodypose_jax import roi
@@ -624,10 +625,10 @@ def sidecar(trained, variant, frame_shape, fmt, modality) -> dict:
 
 def write_model(path: str, model_bytes: bytes, meta: dict) -> str:
   """Writes the .tflite and its .json sidecar; returns `path`."""
-  with open(path, "wb") as f:
+  # The sidecar first: a model file never appears without its sidecar.
+  cli.write_json(tflite_model.sidecar_path(path), meta, indent=2)
+  with cli.atomic_output(path) as tmp, open(tmp, "wb") as f:
     f.write(model_bytes)
-  with open(tflite_model.sidecar_path(path), "w") as f:
-    json.dump(meta, f, indent=2)
   return path
 
 
@@ -758,6 +759,8 @@ def export(
     The verification report, per variant.
   """
   config = trained.config
+  # Before the rollouts and conversions, not after them.
+  cli.check_writable(os.path.join(out_dir, "verification.json"))
   modality, channels = input_pipeline.modality(config)
   frame_shape = (1, *config.input.input_size, channels)
   fmt_float = streaming.state_format(trained.model, config.input.input_size)
@@ -769,7 +772,6 @@ def export(
   tracked_rollout = jax_tracked_rollout(trained)
   videos = [s["video"] for s in streams]
   tracked_reference = [tracked_rollout(v["frames"]) for v in videos]
-  os.makedirs(out_dir, exist_ok=True)
   report = {"step": trained.step}
   thresholds = tuple(config.pck_thresholds)
   for variant in variants:
@@ -822,8 +824,7 @@ def export(
       )
     write_model(path, model_bytes, {**meta, "verification": result})
     logging.info("Wrote %s (%.2f MB).", path, len(model_bytes) / 1e6)
-  with open(os.path.join(out_dir, "verification.json"), "w") as f:
-    json.dump(report, f, indent=2)
+  cli.write_json(os.path.join(out_dir, "verification.json"), report, indent=2)
   return report
 
 
@@ -904,18 +905,19 @@ def main(argv):
   tf.config.set_visible_devices([], "GPU")
   formulation = (FLAGS.depthwise_impl, FLAGS.pointwise_impl, FLAGS.dense_impl)
   sizes = (FLAGS.calibration_frames, FLAGS.verify_frames, FLAGS.verify_rollouts)
+  out_dir = FLAGS.out_dir or (
+      os.path.join(FLAGS.workdir, "export") if FLAGS.workdir else None)
+  if not out_dir:
+    raise app.UsageError("--config needs --out_dir.")
+  cli.check_writable(os.path.join(out_dir, "verification.json"))
   if FLAGS.workdir:
     trained = restore(FLAGS.workdir, FLAGS.step, formulation)
     logging.info("Restored step %d of %s.", trained.step, FLAGS.workdir)
     streams, calibration = dataset_inputs(trained.config, *sizes)
-    out_dir = FLAGS.out_dir or os.path.join(FLAGS.workdir, "export")
   else:
     trained = untrained(FLAGS.config, formulation)
     logging.warning("Exporting untrained weights: for latency work only.")
     streams, calibration = random_inputs(trained.config, *sizes)
-    out_dir = FLAGS.out_dir
-    if not out_dir:
-      raise app.UsageError("--config needs --out_dir.")
   export(
       trained,
       out_dir,
@@ -931,4 +933,4 @@ def main(argv):
 
 if __name__ == "__main__":
   _define_flags()
-  app.run(main)
+  cli.run(main)

@@ -10,7 +10,6 @@ saves a checkpoint and exits. Multi-process runs: see launch/README.md.
 
 import logging as logging_lib
 import os
-import sys
 
 from absl import app
 from absl import flags
@@ -19,6 +18,7 @@ import jax
 from ml_collections import config_flags
 import tensorflow as tf
 
+from bodypose_jax import cli
 from bodypose_jax import distributed
 from bodypose_jax import evaluate
 from bodypose_jax import hardware
@@ -84,9 +84,6 @@ def main(argv):
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   except train.Preempted:
     return  # checkpointed and logged; the same command resumes
-  except train.NonFiniteStep as e:
-    # An expected fault: one line, no traceback, a non-zero exit.
-    sys.exit(f"error: {e}")
   if FLAGS.config.stream_eval and jax.process_count() > 1:
     # Restoring the checkpoint is a collective in a multi-process run, and
     # streaming is one process's work: evaluate from the workdir afterwards.
@@ -109,4 +106,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -55,7 +55,6 @@ measured the same way, one after another:
 from collections.abc import Sequence
 import concurrent.futures
 import datetime
-import json
 import math
 import multiprocessing
 import os
@@ -73,6 +72,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema_fb
 from tensorflow.lite.tools import flatbuffer_utils
+
+from bodypose_jax import cli
 
 FLAGS = flags.FLAGS
 
@@ -655,8 +656,12 @@ def main(argv: Sequence[str]) -> None:
   try:
     check_arguments(paths, threads, FLAGS.warmup, FLAGS.runs, FLAGS.baseline,
                     FLAGS.rounds)
+  except ModelFileError:
+    raise  # a file fault, not a usage one (cli.run names it)
   except ValueError as e:
     raise app.UsageError(str(e)) from e
+  for out in filter(None, (FLAGS.json_out, FLAGS.markdown_out)):
+    cli.check_writable(out)  # before the measurements
   results = profile(
       paths, threads, FLAGS.warmup, FLAGS.runs, baseline=FLAGS.baseline,
       rounds=FLAGS.rounds,
@@ -666,8 +671,7 @@ def main(argv: Sequence[str]) -> None:
   caption = _caption(info, FLAGS.warmup, FLAGS.runs, FLAGS.rounds)
   print(f"{table}\n\n{caption}")
   if FLAGS.markdown_out:
-    with open(FLAGS.markdown_out, "w") as f:
-      f.write(f"{table}\n\n{caption}\n")
+    cli.write_text(FLAGS.markdown_out, f"{table}\n\n{caption}\n")
   if FLAGS.json_out:
     report = {
         "machine": info,
@@ -680,11 +684,10 @@ def main(argv: Sequence[str]) -> None:
         },
         "models": results,
     }
-    with open(FLAGS.json_out, "w") as f:
-      json.dump(report, f, indent=2)
+    cli.write_json(FLAGS.json_out, report, indent=2)
   logging.info("Profiled %d models.", len(paths))
 
 
 if __name__ == "__main__":
   _define_flags()
-  app.run(main)
+  cli.run(main)

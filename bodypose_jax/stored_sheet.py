@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 
+from bodypose_jax import cli
 from bodypose_jax import contact_sheet
 from bodypose_jax import drawing
 from bodypose_jax import input_pipeline
@@ -298,4 +299,4 @@ def main(argv):
 
 if __name__ == "__main__":
   _define_flags()
-  app.run(main)
+  cli.run(main)

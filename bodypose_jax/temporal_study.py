@@ -43,6 +43,7 @@ matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
+from bodypose_jax import cli
 from bodypose_jax import evaluate as evaluate_lib
 from bodypose_jax import export as export_lib
 from bodypose_jax import hardware
@@ -551,4 +552,4 @@ def main(argv):
 
 if __name__ == "__main__":
   _define_flags()
-  app.run(main)
+  cli.run(main)

@@ -35,20 +35,38 @@ class StreamingModel:
       raise FileNotFoundError(
           f"{meta}: the sidecar of {path} is missing; export writes both."
       )
-    with open(meta) as f:
-      self.sidecar = json.load(f)
-    self._interpreter = tf.lite.Interpreter(
-        model_path=path, num_threads=num_threads
-    )
-    self._step = self._interpreter.get_signature_runner("step")
+    try:
+      with open(meta) as f:
+        self.sidecar = json.load(f)
+    except json.JSONDecodeError as e:
+      raise ValueError(f"{meta}: the sidecar of {path} is not JSON ({e}).")
+    try:
+      self._interpreter = tf.lite.Interpreter(
+          model_path=path, num_threads=num_threads
+      )
+    except ValueError as e:
+      reason = str(e).strip().splitlines()[0]
+      raise ValueError(f"{path}: not a TFLite model ({reason}).") from e
+    signatures = self._interpreter.get_signature_list()
+    missing = {"step"} - set(signatures)
+    if missing or "state" not in self.sidecar:
+      raise ValueError(
+          f"{path}: not a bodypose_jax export (signatures "
+          f"{sorted(signatures)}, sidecar fields {sorted(self.sidecar)}).")
     self.state_names = tuple(s["name"] for s in self.sidecar["state"])
+    takes = set(signatures["step"]["inputs"])
+    says = {self.sidecar["input"]["name"], *self.state_names}
+    if takes != says:
+      raise ValueError(
+          f"{path}: its step takes {sorted(takes)}, which does not match its "
+          f"sidecar {meta} ({sorted(says)}); export writes the two together.")
+    self._step = self._interpreter.get_signature_runner("step")
     # A model without state (the single-frame baseline) has no `init`.
     self._init = (
         self._interpreter.get_signature_runner("init")
         if self.state_names
         else dict
     )
-    signatures = self._interpreter.get_signature_list()
     self._track = None
     # The state `track` moves onto the next ROI: all of it for a model that
     # follows the person with a state, none otherwise.

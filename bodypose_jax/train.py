@@ -23,6 +23,7 @@ import optax
 import tensorflow as tf
 import orbax.checkpoint as ocp
 
+from bodypose_jax import cli
 from bodypose_jax import hardware
 from bodypose_jax import heatmaps
 from bodypose_jax import input_pipeline
@@ -355,7 +356,8 @@ def restore_latest(manager: ocp.CheckpointManager, target):
   (a truncated file) is named in a warning and the one before it tried.
 
   Raises:
-    RuntimeError: every checkpoint there failed to read; it names them.
+    UnreadableCheckpoints: every checkpoint there failed to read; it names
+      them and the newest one's reason (e.g. a model of another config).
   """
   folder = str(manager.directory)
   if tf.io.gfile.isdir(folder):
@@ -364,23 +366,29 @@ def restore_latest(manager: ocp.CheckpointManager, target):
         logging.warning("Ignoring %s: an interrupted checkpoint write.",
                         os.path.join(folder, name.rstrip("/")))
   steps = sorted(manager.all_steps(), reverse=True)
+  reasons = []
   for step in steps:
     try:
       return manager.restore(step, args=ocp.args.StandardRestore(target)), step
     except Exception as e:  # pylint: disable=broad-except
       # orbax and TensorStore raise plain Exceptions for unreadable data.
+      reasons.append(str(e).splitlines()[0][:200] if str(e) else repr(e))
       logging.warning("Checkpoint %s cannot be read (%s): skipped.",
-                      os.path.join(folder, str(step)),
-                      str(e).splitlines()[0][:200])
+                      os.path.join(folder, str(step)), reasons[-1])
   if steps:
-    raise RuntimeError(
-        f"No checkpoint of {folder} can be read (steps {steps}); see the "
-        "warnings above. Move them away to train from scratch.")
+    raise UnreadableCheckpoints(
+        f"No checkpoint of {folder} can be read (steps {steps}); the newest "
+        f"fails with: {reasons[0]}. A checkpoint of another config (another "
+        "architecture) fails so too. Move them away to train from scratch.")
   return None, None
 
 
+class UnreadableCheckpoints(cli.Fault, RuntimeError):
+  """No checkpoint of a workdir restores (`restore_latest`)."""
+
+
 # -------------------------------------------------------------------- loop --
-class NonFiniteStep(Exception):
+class NonFiniteStep(cli.Fault):
   """A step's loss or gradient was not finite (`config.nonfinite='stop'`).
 
   The step left the model unchanged and nothing after it was checkpointed:
@@ -425,13 +433,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     Preempted: SIGTERM arrived; the step it reached is checkpointed.
     NonFiniteStep: a step's loss or gradient was not finite and
       `config.nonfinite` is 'stop'.
+    cli.Fault: the workdir cannot be created.
   """
   # Before any data, model or compilation: a typo fails at once.
   if config.nonfinite not in ("stop", "skip"):
     raise ValueError(
         f"config.nonfinite={config.nonfinite!r}: 'stop' or 'skip'.")
   workdir = absolute(workdir)
-  tf.io.gfile.makedirs(workdir)
+  try:
+    tf.io.gfile.makedirs(workdir)
+  except tf.errors.OpError as e:
+    raise cli.Fault(f"{workdir}: cannot create the workdir ({e.message})."
+                    ) from e
   choices = hardware.resolve(config)  # recorded in config.json below
   if jax.process_index() == 0:
     with tf.io.gfile.GFile(os.path.join(workdir, "config.json"), "w") as f:

@@ -156,11 +156,11 @@ def test_errors_name_the_path_and_leave_no_output(tiny_export, tmp_path):
   rgb, _ = tiny_export("rgb", "gru")
   depth, _ = tiny_export("depth", "gru")
   folder = depth_pngs.write_depth_pngs(tmp_path / "depth", count=2)
-  _assert_fails(tmp_path, rgb, folder, app.UsageError)  # modality mismatch
+  _assert_fails(tmp_path, rgb, folder, ValueError)  # modality mismatch
   empty = tmp_path / "empty"
   empty.mkdir()
   _assert_fails(tmp_path, depth, empty, ValueError)
-  _assert_fails(tmp_path, rgb, tmp_path / "missing.avi", app.UsageError)
+  _assert_fails(tmp_path, rgb, tmp_path / "missing.avi", FileNotFoundError)
   corrupt = tmp_path / "x.avi"
   corrupt.write_bytes(np.random.default_rng(0).bytes(4096))
   _assert_fails(tmp_path, rgb, corrupt, ValueError)
