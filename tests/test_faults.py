@@ -223,6 +223,14 @@ FAULTS = [
         lambda c: [c["rgb_model"], "--threads=1", "--runs=2",
                    f"--json_out={c['blocker']}/p.json"],
         r"a_file/p\.json: cannot write there"),
+    # ----------------------------------------------- teacher labelling --
+    Row("tfds_ntu.teacher", "videos folder missing",
+        lambda c: [f"--videos={c['root']}/nowhere"],
+        r"nowhere: not a folder"),
+    Row("tfds_ntu.teacher", "output folder cannot be created",
+        lambda c: [f"--videos={c['root']}", "--pattern=clip.mp4",
+                   f"--output_dir={c['blocker']}/labels"],
+        r"a_file/labels: cannot create the output folder"),
     # -------------------------------------------------- benchmark_train --
     Row("benchmark_train", "config file missing",
         lambda c: [f"--config={c['root']}/none.py"],
@@ -235,8 +243,8 @@ FAULTS = [
 
 
 def _run(row, c):
-  module = {"main": "bodypose_jax.main"}.get(
-      row.command, f"bodypose_jax.{row.command}")
+  module = (row.command if "." in row.command
+            else f"bodypose_jax.{row.command}")
 
   def limit():
     # Python ignores SIGXFSZ: a write past the limit fails with EFBIG, as
@@ -271,5 +279,5 @@ def test_a_fault_ends_in_one_named_line_and_no_partial_output(row, ctx):
 
 def test_the_docs_table_lists_every_row():
   table = DOCS.read_text()
-  rows = set(re.findall(r"^\| `(\w+)` \| ([^|]+?) \|", table, re.M))
+  rows = set(re.findall(r"^\| `([\w.]+)` \| ([^|]+?) \|", table, re.M))
   assert rows == {(r.command, r.fault) for r in FAULTS}

@@ -258,6 +258,13 @@ def label_folder(videos_dir, output_dir=None, pattern='*_rgb.avi',
     message) failures).
   """
   videos = find_videos(videos_dir, pattern)
+  if output_dir:
+    # Up front: otherwise every video would fail on its own.
+    try:
+      pathlib.Path(output_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+      raise ValueError(f'{output_dir}: cannot create the output folder '
+                       f'({e.strerror or e})') from e
   teacher = blazepose.BlazePoseTeacher(detector, landmark,
                                        num_threads=num_threads)
   hashes = dict(detector_sha256=sha256(detector),
