@@ -30,6 +30,7 @@ exports the config's model with fresh weights, checked on noise frames.
 
 import json
 import os
+import tempfile
 import time
 
 from absl import app
@@ -115,6 +116,14 @@ def _convert(module, fn, variant: str, representative=None) -> bytes:
 
 def _with_signature_key(model_bytes: bytes, key: str) -> bytes:
   model = flatbuffer_utils.convert_bytearray_to_object(bytearray(model_bytes))
+  if len(model.signatureDefs or ()) != 1:
+    # The converter goes through a SavedModel in the temporary folder; cut
+    # short (a full disk), it yields a model without the signature.
+    raise OSError(
+        f"The TFLite converter returned {len(model.signatureDefs or ())} "
+        f"signatures for '{key}', not 1: the SavedModel it writes to "
+        f"{tempfile.gettempdir()} was probably cut short (is that disk "
+        "full?).")
   (signature,) = model.signatureDefs
   signature.signatureKey = key
   return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
@@ -625,10 +634,14 @@ def sidecar(trained, variant, frame_shape, fmt, modality) -> dict:
 
 def write_model(path: str, model_bytes: bytes, meta: dict) -> str:
   """Writes the .tflite and its .json sidecar; returns `path`."""
-  # The sidecar first: a model file never appears without its sidecar.
-  cli.write_json(tflite_model.sidecar_path(path), meta, indent=2)
-  with cli.atomic_output(path) as tmp, open(tmp, "wb") as f:
-    f.write(model_bytes)
+  # Both written before either is renamed into place, the sidecar first: a
+  # failed write leaves neither, and a model never appears without it.
+  with cli.atomic_output(path) as model_tmp, cli.atomic_output(
+      tflite_model.sidecar_path(path)) as sidecar_tmp:
+    with open(sidecar_tmp, "w") as f:
+      json.dump(meta, f, indent=2)
+    with open(model_tmp, "wb") as f:
+      f.write(model_bytes)
   return path
 
 
