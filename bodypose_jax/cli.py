@@ -8,6 +8,7 @@ with). Anything else is a bug and keeps its traceback.
 """
 
 import contextlib
+import gc
 import json
 import os
 import sys
@@ -41,9 +42,15 @@ def run(main: Callable[[list[str]], None]) -> None:
       return main(argv)
     except app.UsageError as e:
       # absl would print the module's whole docstring above it.
-      sys.exit(f"error: {one_line(e)} (--help for usage)")
+      message = f"{one_line(e)} (--help for usage)"
     except EXPECTED as e:
-      sys.exit(f"error: {one_line(e)}")
+      message = one_line(e)
+    # Out of the except block, the traceback and the frames it held are
+    # gone: what they kept alive (a tf.data pipeline's threads) stops now,
+    # while the interpreter runs, and whatever it logs comes before the
+    # error line instead of after it at exit.
+    gc.collect()
+    sys.exit(f"error: {message}")
 
   app.run(guarded)
 
