@@ -113,9 +113,21 @@ def atomic_output(path: str) -> Iterator[str]:
 
 def check_writable(path: str) -> None:
   """Fails now, naming `path`, if an output file cannot be written there
-  (its folder cannot be created, or a file is in the way): before the work
-  rather than after. An existing `path` is left as it is."""
-  os.remove(_temp_beside(path))
+  (a file is in the way of its folder, or the folder is not writable):
+  before the work rather than after. Creates nothing: a command that then
+  fails on its input leaves no empty output folder behind."""
+  folder = os.path.dirname(os.path.abspath(path))
+  existing = folder
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    raise OSError(
+        f"{path}: cannot write there ({existing} is a file, not a folder).")
+  if existing == folder:
+    # Writable in fact, not only by its mode (a read-only mount).
+    os.remove(_temp_beside(path))
+  elif not os.access(existing, os.W_OK | os.X_OK):
+    raise OSError(f"{path}: cannot write there ({existing} is not writable).")
 
 
 def write_json(path: str, obj, **dump_kwargs) -> None:

@@ -922,6 +922,8 @@ def main(argv):
       os.path.join(FLAGS.workdir, "export") if FLAGS.workdir else None)
   if not out_dir:
     raise app.UsageError("--config needs --out_dir.")
+  if FLAGS.workdir:
+    workdir_lib.load_config(FLAGS.workdir)  # a missing workdir fails first
   cli.check_writable(os.path.join(out_dir, "verification.json"))
   if FLAGS.workdir:
     trained = restore(FLAGS.workdir, FLAGS.step, formulation)

@@ -240,8 +240,8 @@ FAULTS = [
         r"a_file/p\.json: cannot write there"),
     # ----------------------------------------------- teacher labelling --
     Row("tfds_ntu.teacher", "videos folder missing",
-        lambda c: [f"--videos={c['root']}/nowhere"],
-        r"nowhere: not a folder"),
+        lambda c: [f"--videos={c['root']}/no_videos"],
+        r"no_videos: not a folder"),
     Row("tfds_ntu.teacher", "output folder cannot be created",
         lambda c: [f"--videos={c['root']}", "--pattern=clip.mp4",
                    f"--output_dir={c['blocker']}/labels"],
