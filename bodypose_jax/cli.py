@@ -74,14 +74,19 @@ def _temp_beside(path: str) -> str:
   return tmp
 
 
+def _nearest_existing(folder: str) -> str:
+  """`folder`, or its nearest ancestor that exists (a file, maybe)."""
+  while not os.path.exists(folder):
+    folder = os.path.dirname(folder)
+  return folder
+
+
 def _named(path: str, problem: str, error: OSError) -> OSError:
   """`error` as an OSError whose message names `path`, and the file in the
   way when a folder on the path is a file."""
   reason = error.strerror or str(error)
-  parent = os.path.dirname(os.path.abspath(path))
-  while parent and not os.path.exists(parent):
-    parent = os.path.dirname(parent)
-  if parent and not os.path.isdir(parent):
+  parent = _nearest_existing(os.path.dirname(os.path.abspath(path)))
+  if not os.path.isdir(parent):
     reason = f"{parent} is a file, not a folder"
   named = OSError(f"{path}: {problem} ({reason}).")
   named.errno = error.errno
@@ -117,9 +122,7 @@ def check_writable(path: str) -> None:
   before the work rather than after. Creates nothing: a command that then
   fails on its input leaves no empty output folder behind."""
   folder = os.path.dirname(os.path.abspath(path))
-  existing = folder
-  while not os.path.exists(existing):
-    existing = os.path.dirname(existing)
+  existing = _nearest_existing(folder)
   if not os.path.isdir(existing):
     raise OSError(
         f"{path}: cannot write there ({existing} is a file, not a folder).")
