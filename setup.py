@@ -4,7 +4,7 @@ import setuptools
 
 # JAX and TensorFlow are pinned as a pair: jax2tf emits an XlaCallModule op whose
 # serialization version the TF runtime (and its TFLite converter) must accept.
-# jax 0.10.2 + tensorflow-cpu 2.21.0 is checked to convert by tests/test_export.py.
+# jax 0.10.2 + tensorflow-cpu 2.21.0 is checked to convert by tests/deploy/test_export.py.
 INSTALL_REQUIRES = [
     "jax==0.10.2",
     "jaxlib==0.10.2",

@@ -18,11 +18,11 @@ import jax
 from ml_collections import config_flags
 import tensorflow as tf
 
-from bodypose_jax import cli
-from bodypose_jax import distributed
-from bodypose_jax import evaluate
-from bodypose_jax import hardware
-from bodypose_jax import tracking
+from bodypose_jax.deploy import tracking
+from bodypose_jax.evaluators import evaluate
+from bodypose_jax.runtime import cli
+from bodypose_jax.runtime import distributed
+from bodypose_jax.runtime import hardware
 from bodypose_jax import train
 
 FLAGS = flags.FLAGS
@@ -89,7 +89,7 @@ def main(argv):
     # streaming is one process's work: evaluate from the workdir afterwards.
     logging.info(
         "Multi-process run: stream the eval split afterwards with "
-        "python -m bodypose_jax.evaluate --workdir=%s",
+        "python -m bodypose_jax.evaluators.evaluate --workdir=%s",
         FLAGS.workdir,
     )
   elif FLAGS.config.stream_eval:

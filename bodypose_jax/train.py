@@ -23,16 +23,18 @@ import optax
 import tensorflow as tf
 import orbax.checkpoint as ocp
 
-from bodypose_jax import cli
-from bodypose_jax import hardware
-from bodypose_jax import heatmaps
-from bodypose_jax import input_pipeline
-from bodypose_jax import layers
-from bodypose_jax import losses
-from bodypose_jax import metrics
-from bodypose_jax import models
-from bodypose_jax import preemption
-from bodypose_jax import skeleton
+from bodypose_jax.data import input_pipeline
+from bodypose_jax.evaluators import metrics
+from bodypose_jax.model import heatmaps
+from bodypose_jax.model import losses
+from bodypose_jax.model import pose_net
+from bodypose_jax.model import skeleton
+from bodypose_jax.runtime import checkpoints
+from bodypose_jax.runtime import cli
+from bodypose_jax.runtime import hardware
+from bodypose_jax.runtime import preemption
+from bodypose_jax.runtime import sharding
+from bodypose_jax.runtime import xla_cost
 
 
 class TrainState(train_state.TrainState):
@@ -40,29 +42,10 @@ class TrainState(train_state.TrainState):
 
 
 # ------------------------------------------------------------------- model --
-def create_model(config: ml_collections.ConfigDict) -> models.PoseNet:
-  """The PoseNet described by `config.model` ('auto' fields resolved)."""
-  hardware.resolve(config)
-  m = config.model
-  return models.PoseNet(
-      num_joints=skeleton.NUM_JOINTS,
-      width=m.width,
-      stem_features=m.stem_features,
-      stages=tuple(tuple(s) for s in m.stages),
-      decoder_features=m.decoder_features,
-      head_stride=m.head_stride,
-      decoder_features_s4=m.decoder_features_s4,
-      cell=m.cell,
-      cell_features=m.cell_features,
-      cell_kernel=m.cell_kernel,
-      cell_stride=m.cell_stride,
-      cell_skip=m.cell_skip,
-      warp_state=m.warp_state,
-      formulation=layers.Formulation(
-          m.depthwise_impl, m.pointwise_impl, m.dense_impl
-      ),
-      dtype=jnp.bfloat16 if m.compute_dtype == "bfloat16" else None,
-  )
+def create_model(config: ml_collections.ConfigDict) -> pose_net.PoseNet:
+  """The PoseNet described by `config.model`, compiled as this backend wants
+  ('auto' fields: `hardware.resolve`)."""
+  return pose_net.from_config(config.model, hardware.resolve(config))
 
 
 def create_learning_rate_fn(config: ml_collections.ConfigDict):
@@ -179,11 +162,6 @@ def eval_step(state: TrainState, batch, *, stride, pck_thresholds):
 
 
 # ---------------------------------------------------------------- sharding --
-def make_mesh() -> jax.sharding.Mesh:
-  """A 1-D data-parallel mesh over every device of every process."""
-  return jax.make_mesh((jax.device_count(),), ("data",))
-
-
 def init_state(config, model, frames_shape, mesh) -> TrainState:
   """A fresh TrainState for clips [B, T, H, W, C], replicated over `mesh`."""
   return jax.jit(
@@ -208,7 +186,7 @@ def jit_train_step(config, mesh):
   )
 
 
-def batch_spec(frames_shape, sharding) -> dict:
+def batch_spec(frames_shape, batch_sharding) -> dict:
   """Abstract global batch (see input_pipeline) for ahead-of-time lowering."""
   b, t = frames_shape[:2]
   j = skeleton.NUM_JOINTS
@@ -220,26 +198,21 @@ def batch_spec(frames_shape, sharding) -> dict:
       "rois": ((b, t, 3), jnp.float32),
   }
   return {
-      k: jax.ShapeDtypeStruct(shape, dtype, sharding=sharding)
+      k: jax.ShapeDtypeStruct(shape, dtype, sharding=batch_sharding)
       for k, (shape, dtype) in spec.items()
   }
 
 
-def to_global(batch, sharding):
-  """Host-local numpy batch -> global jax.Arrays split along the batch axis."""
-  return jax.tree.map(
-      lambda x: jax.make_array_from_process_local_data(sharding, x), batch
-  )
-
-
 # ------------------------------------------------------------- evaluation --
-def evaluate(p_eval_step, state, config, builder, batch_sharding) -> dict:
-  """Runs the whole eval split and returns finalised metrics."""
+def evaluate_clips(p_eval_step, state, config, builder, batch_sharding) -> dict:
+  """Metrics over the eval split's clips, each cropped around its ground
+  truth: the trainer's quick check (the tracked, streamed evaluation of
+  whole videos is `evaluators.evaluate`)."""
   totals = None
   ds = input_pipeline.eval_dataset(config, builder, _local_batch(config))
   for batch in input_pipeline.as_numpy(ds):
     totals = metrics.accumulate(
-        totals, p_eval_step(state, to_global(batch, batch_sharding))
+        totals, p_eval_step(state, sharding.to_global(batch, batch_sharding))
     )
   if totals is None:
     raise ValueError(f"Eval split {config.dataset.eval_split!r} is empty.")
@@ -253,138 +226,6 @@ def _local_batch(config) -> int:
         f"{jax.process_count()} processes."
     )
   return config.batch_size // jax.process_count()
-
-
-def compile_step(jitted, *args, compiler_options=None):
-  """AOT-compiles `jitted` for `args`: (executable, seconds)."""
-  t0 = time.perf_counter()
-  executable = jitted.lower(*args).compile(compiler_options or None)
-  return executable, time.perf_counter() - t0
-
-
-def cost_report(executable) -> dict:
-  """What XLA expects a compiled step to cost.
-
-  XLA counts a scanned (while-loop) body once, so the FLOPs cover one time
-  step of the recurrent cell.
-
-  Returns:
-    {'flops', 'bytes_accessed'} (None where XLA gives none) and 'memory':
-    {'<argument|output|alias|temp|generated_code>_bytes'} or None.
-  """
-  try:
-    cost = executable.cost_analysis()
-  except Exception as e:  # pylint: disable=broad-except
-    logging.warning("cost_analysis() failed: %s", e)
-    cost = None
-  if isinstance(cost, (list, tuple)):  # older JAX: one dict per device
-    cost = cost[0] if cost else None
-  cost = cost or {}
-  try:
-    stats = executable.memory_analysis()
-  except Exception as e:  # pylint: disable=broad-except
-    logging.warning("memory_analysis() failed: %s", e)
-    stats = None
-  fields = ("argument", "output", "alias", "temp", "generated_code")
-  memory = None
-  if stats is not None:
-    memory = {
-        f"{f}_bytes": int(getattr(stats, f"{f}_size_in_bytes"))
-        for f in fields
-        if hasattr(stats, f"{f}_size_in_bytes")
-    }
-  return {
-      "flops": float(cost["flops"]) if "flops" in cost else None,
-      "bytes_accessed": (
-          float(cost["bytes accessed"]) if "bytes accessed" in cost else None
-      ),
-      "memory": memory,
-  }
-
-
-def compile_and_report(jitted, *args, compiler_options=None):
-  """Compiles ahead of time and logs what XLA expects the step to cost.
-
-  Run before the first step, so a researcher learns whether a config fits the
-  device before any data is read.
-
-  Returns:
-    The compiled executable, called like `jitted`.
-  """
-  compiled, seconds = compile_step(
-      jitted, *args, compiler_options=compiler_options
-  )
-  cost = cost_report(compiled)
-  memory = cost["memory"] or {}
-  mib = lambda n: "?" if n is None else f"{n / 2**20:.1f} MiB"
-  logging.info(
-      "Compiled the train step in %.1f s: %.3g FLOPs and %s accessed per "
-      "step (per device; the scanned cell counted once), memory: arguments "
-      "%s, outputs %s, temporaries %s, code %s.",
-      seconds,
-      cost["flops"] if cost["flops"] is not None else float("nan"),
-      mib(cost["bytes_accessed"]),
-      *(
-          mib(memory.get(f"{f}_bytes"))
-          for f in ("argument", "output", "temp", "generated_code")
-      ),
-  )
-  return compiled
-
-
-def absolute(path: str) -> str:
-  """An absolute local path; URLs (gs://, the workdir of TPU pods) as given."""
-  return path if "://" in path else os.path.abspath(path)
-
-
-def checkpoint_manager(workdir: str, config) -> ocp.CheckpointManager:
-  """The orbax manager of `workdir`/checkpoints, keeping the newest N."""
-  return ocp.CheckpointManager(
-      os.path.join(absolute(workdir), "checkpoints"),
-      options=ocp.CheckpointManagerOptions(
-          max_to_keep=config.keep_checkpoints, create=True
-      ),
-  )
-
-
-def restore_latest(manager: ocp.CheckpointManager, target):
-  """(state, step) of the newest checkpoint of `manager` that restores onto
-  `target` (a state or its abstract tree); (None, None) when there is none.
-
-  A write that was killed leaves a temporary folder orbax never lists: it
-  is named in a warning and left alone. A checkpoint that fails to read
-  (a truncated file) is named in a warning and the one before it tried.
-
-  Raises:
-    UnreadableCheckpoints: every checkpoint there failed to read; it names
-      them and the newest one's reason (e.g. a model of another config).
-  """
-  folder = str(manager.directory)
-  if tf.io.gfile.isdir(folder):
-    for name in sorted(tf.io.gfile.listdir(folder)):
-      if ".orbax-checkpoint-tmp" in name:
-        logging.warning("Ignoring %s: an interrupted checkpoint write.",
-                        os.path.join(folder, name.rstrip("/")))
-  steps = sorted(manager.all_steps(), reverse=True)
-  reasons = []
-  for step in steps:
-    try:
-      return manager.restore(step, args=ocp.args.StandardRestore(target)), step
-    except Exception as e:  # pylint: disable=broad-except
-      # orbax and TensorStore raise plain Exceptions for unreadable data.
-      reasons.append(str(e).splitlines()[0][:200] if str(e) else repr(e))
-      logging.warning("Checkpoint %s cannot be read (%s): skipped.",
-                      os.path.join(folder, str(step)), reasons[-1])
-  if steps:
-    raise UnreadableCheckpoints(
-        f"No checkpoint of {folder} can be read (steps {steps}); the newest "
-        f"fails with: {reasons[0]}. A checkpoint of another config (another "
-        "architecture) fails so too. Move them away to train from scratch.")
-  return None, None
-
-
-class UnreadableCheckpoints(cli.Fault, RuntimeError):
-  """No checkpoint of a workdir restores (`restore_latest`)."""
 
 
 # -------------------------------------------------------------------- loop --
@@ -403,11 +244,31 @@ class NonFiniteStep(cli.Fault):
     self.step = step
 
 
-def _nonfinite_steps(pending: list) -> list[int]:
-  """The steps of `pending` [(step, the step's 'nonfinite' flag)] whose
-  loss or gradient was not finite; reading the flags waits for them."""
-  flags = jax.device_get([flag for _, flag in pending])
-  return [step for (step, _), bad in zip(pending, flags) if bad]
+class _NonFiniteGuard:
+  """Reads the steps' 'nonfinite' flags only when the host syncs anyway (at
+  logs, checkpoints and evaluations), so the check costs no sync per step."""
+
+  def __init__(self, policy: str, workdir: str):
+    self.policy, self.workdir = policy, workdir
+    self.pending, self.skipped = [], 0
+
+  def add(self, step: int, flag):
+    self.pending.append((step, flag))
+
+  def check(self, step: int, ckpt, writer):
+    """Raises NonFiniteStep (policy 'stop') or counts the bad steps."""
+    flags = jax.device_get([flag for _, flag in self.pending])
+    bad = [s for (s, _), flag in zip(self.pending, flags) if flag]
+    self.pending = []
+    if bad and self.policy == "stop":
+      ckpt.wait_until_finished()  # the last good checkpoint may be writing
+      writer.flush()
+      raise NonFiniteStep(bad[0], self.workdir)
+    for b in bad:
+      logging.warning("Step %d: non-finite loss or gradient, skipped.", b)
+    if bad:
+      self.skipped += len(bad)
+      writer.write_scalars(step, {"train/skipped_steps": self.skipped})
 
 
 class Preempted(Exception):
@@ -423,38 +284,32 @@ class Preempted(Exception):
     self.step = step
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
-  """Trains `config` in `workdir`, resuming from its latest checkpoint.
-
-  Returns:
-    The last evaluation's metrics.
-
-  Raises:
-    Preempted: SIGTERM arrived; the step it reached is checkpointed.
-    NonFiniteStep: a step's loss or gradient was not finite and
-      `config.nonfinite` is 'stop'.
-    cli.Fault: the workdir cannot be created.
-  """
-  # Before any data, model or compilation: a typo fails at once.
-  if config.nonfinite not in ("stop", "skip"):
-    raise ValueError(
-        f"config.nonfinite={config.nonfinite!r}: 'stop' or 'skip'.")
-  workdir = absolute(workdir)
+def _open_workdir(config, workdir: str):
+  """Stage 1: the workdir, its config.json (what later tools read) and the
+  metric writer. Returns (absolute workdir, writer)."""
+  workdir = checkpoints.absolute(workdir)
   try:
     tf.io.gfile.makedirs(workdir)
   except tf.errors.OpError as e:
     raise cli.Fault(f"{workdir}: cannot create the workdir ({e.message})."
                     ) from e
-  choices = hardware.resolve(config)  # recorded in config.json below
   if jax.process_index() == 0:
     with tf.io.gfile.GFile(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json_best_effort(indent=2))
   writer = metric_writers.create_default_writer(
       workdir, just_logging=jax.process_index() > 0
   )
+  return workdir, writer
 
+
+def _open_data(config):
+  """Stage 2: the builders, checked before any model is built: a split the
+  build left empty or a modality the trainer cannot read fails fast, named.
+
+  Returns (builder, mix builder or None, channels).
+  """
+  input_pipeline.modality(config)  # refuses rgbd and ir before any build
   builder = input_pipeline.get_builder(config)
-  # Before the model: a split the build left empty fails fast, named.
   for split in (config.dataset.train_split, config.dataset.eval_split):
     input_pipeline.check_split(builder, split)
   mix_builder = input_pipeline.get_mix_builder(config)
@@ -477,8 +332,34 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       w,
       tuple(config.input.input_size),
   )
+  return builder, mix_builder, c
 
-  mesh = make_mesh()
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """Trains `config` in `workdir`, resuming from its latest checkpoint.
+
+  Returns:
+    The last evaluation's metrics.
+
+  Raises:
+    Preempted: SIGTERM arrived; the step it reached is checkpointed.
+    NonFiniteStep: a step's loss or gradient was not finite and
+      `config.nonfinite` is 'stop'.
+    cli.Fault: the workdir cannot be created.
+  """
+  # ---- 1. config and workdir. Before any data or compilation: a typo fails
+  # at once. The backend's choices for 'auto' fields go into config.json.
+  if config.nonfinite not in ("stop", "skip"):
+    raise ValueError(
+        f"config.nonfinite={config.nonfinite!r}: 'stop' or 'skip'.")
+  config = hardware.resolved(config)
+  workdir, writer = _open_workdir(config, workdir)
+
+  # ---- 2. data.
+  builder, mix_builder, channels = _open_data(config)
+
+  # ---- 3. model and state, restored from the newest readable checkpoint.
+  mesh = sharding.make_mesh()
   replicated = NamedSharding(mesh, P())
   batch_sharding = NamedSharding(mesh, P("data"))
   model = create_model(config)
@@ -486,24 +367,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       config.batch_size,
       config.input.clip_length,
       *config.input.input_size,
-      c,
+      channels,
   )
   state = init_state(config, model, frames_shape, mesh)
-  num_params = sum(x.size for x in jax.tree.leaves(state.params))
   logging.info(
-      "PoseNet (cell=%s): %d parameters.", config.model.cell, num_params
+      "PoseNet (cell=%s): %d parameters.",
+      config.model.cell,
+      sum(x.size for x in jax.tree.leaves(state.params)),
   )
-
-  ckpt = checkpoint_manager(workdir, config)
-  start_step = 0
-  restored, _ = restore_latest(ckpt, state)
-  if restored is not None:
+  ckpt = checkpoints.checkpoint_manager(workdir, config.keep_checkpoints)
+  restored, start_step = checkpoints.restore_latest(ckpt, state)
+  if restored is None:
+    start_step = 0
+  else:
     state = restored
-    start_step = int(state.step)
     logging.info(
         "Resumed from checkpoint at step %d in %s.", start_step, ckpt.directory
     )
 
+  # ---- 4. steps, compiled.
   p_eval_step = jax.jit(
       functools.partial(
           eval_step,
@@ -515,12 +397,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   )
 
   def run_eval(step, state):
-    m = evaluate(p_eval_step, state, config, builder, batch_sharding)
+    m = evaluate_clips(p_eval_step, state, config, builder, batch_sharding)
     writer.write_scalars(step, {f"eval/{k}": v for k, v in m.items()})
     logging.info("eval at step %d: %s", step, _format_metrics(m))
     return m
 
-  eval_metrics = {}
   total = config.num_train_steps
   if start_step >= total:
     logging.info(
@@ -529,80 +410,47 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         total,
     )
     eval_metrics = run_eval(start_step, state)
-  else:
-    # The batch of a step is a function of the config and the step alone:
-    # a resumed run reads on where the checkpointed one stopped.
-    train_iter = input_pipeline.as_numpy(
-        input_pipeline.train_dataset(
-            config, builder, _local_batch(config), mix_builder, start_step
-        )
-    )
-    compiled_train_step = compile_and_report(
-        jit_train_step(config, mesh),
-        state,
-        batch_spec(frames_shape, batch_sharding),
-        compiler_options=choices.compiler_options,
-    )
-  t_start, steps_timed = None, 0
-  # Steps whose finiteness the host has not read yet: read at every log,
-  # checkpoint and evaluation, so that the check costs no sync per step.
-  pending, skipped = [], 0
-  trace_first = config.profile_start_step
-  trace_last = trace_first + config.profile_num_steps - 1
+    _finish(workdir, writer, ckpt, max(start_step, total), eval_metrics)
+    return eval_metrics
+  # The batch of a step is a function of the config and the step alone: a
+  # resumed run reads on where the checkpointed one stopped.
+  train_iter = input_pipeline.as_numpy(
+      input_pipeline.train_dataset(
+          config, builder, _local_batch(config), mix_builder, start_step
+      )
+  )
+  compiled_train_step = xla_cost.compile_and_report(
+      jit_train_step(config, mesh),
+      state,
+      batch_spec(frames_shape, batch_sharding),
+      compiler_options=hardware.resolve(config).compiler_options,
+  )
+
+  # ---- 5. the loop: step, then log / checkpoint / evaluate on schedule.
+  eval_metrics = {}
+  timer = _Throughput(config)
+  guard = _NonFiniteGuard(config.nonfinite, workdir)
+  trace = _Trace(config, workdir)
   with preemption.Watcher() as watcher:
-    for step in range(start_step + 1, total + 1):  # empty when trained
-      if step == trace_first and config.profile_num_steps > 0:
-        jax.profiler.start_trace(workdir)
-      batch = to_global(next(train_iter), batch_sharding)
+    for step in range(start_step + 1, total + 1):
+      trace.before(step)
+      batch = sharding.to_global(next(train_iter), batch_sharding)
       state, train_metrics = compiled_train_step(state, batch)
-      if step == trace_last and config.profile_num_steps > 0:
-        jax.block_until_ready(state)
-        jax.profiler.stop_trace()
-        logging.info(
-            "Profiler trace of steps %d-%d in %s/plugins/profile.",
-            trace_first,
-            step,
-            workdir,
-        )
-      if step == start_step + 1:
-        jax.block_until_ready(state)
-        t_start = time.perf_counter()  # excludes compilation
-      else:
-        steps_timed += 1
-      pending.append((step, train_metrics["nonfinite"]))
+      trace.after(step, state)
+      timer.stepped(step == start_step + 1, state)
+      guard.add(step, train_metrics["nonfinite"])
       logs = step % config.log_every_steps == 0 or step == total
       saves = step % config.checkpoint_every_steps == 0 or step == total
       evals = step % config.eval_every_steps == 0 or step == total
       preempt = watcher.reached(step)
       if logs or saves or evals or preempt:
-        bad = _nonfinite_steps(pending)
-        pending = []
-        if bad and config.nonfinite == "stop":
-          # The last good checkpoint may still be being written.
-          ckpt.wait_until_finished()
-          writer.flush()
-          raise NonFiniteStep(bad[0], workdir)
-        for b in bad:
-          logging.warning("Step %d: non-finite loss or gradient, skipped.", b)
-        skipped += len(bad)
-        if bad:
-          writer.write_scalars(step, {"train/skipped_steps": skipped})
+        guard.check(step, ckpt, writer)
       if logs:
         train_metrics = jax.device_get(train_metrics)
         writer.write_scalars(
             step, {f"train/{k}": v for k, v in train_metrics.items()}
         )
-        rate = steps_timed / max(time.perf_counter() - t_start, 1e-9)
-        eta = (total - step) / rate if rate > 0 else float("nan")
-        logging.info(
-            "step %d/%d  loss %.4f  %.2f steps/s  %.1f frames/s  ETA %s",
-            step,
-            total,
-            train_metrics["loss"],
-            rate,
-            rate * config.batch_size * config.input.clip_length,
-            _format_seconds(eta),
-        )
+        timer.log(step, total, train_metrics["loss"])
       if preempt:
         ckpt.save(step, args=ocp.args.StandardSave(state), force=True)
         ckpt.wait_until_finished()
@@ -618,14 +466,74 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         ckpt.save(step, args=ocp.args.StandardSave(state))
       if evals:
         eval_metrics = run_eval(step, state)
+
+  # ---- 6. finish: every checkpoint written, the last evaluation on disk.
+  _finish(workdir, writer, ckpt, total, eval_metrics)
+  return eval_metrics
+
+
+def _finish(workdir, writer, ckpt, step: int, eval_metrics: dict):
   ckpt.wait_until_finished()
   writer.flush()
   if jax.process_index() == 0 and eval_metrics:
     with tf.io.gfile.GFile(
         os.path.join(workdir, "eval_metrics.json"), "w"
     ) as f:
-      json.dump({"step": max(start_step, total), **eval_metrics}, f, indent=2)
-  return eval_metrics
+      json.dump({"step": step, **eval_metrics}, f, indent=2)
+
+
+class _Throughput:
+  """Steps/s and frames/s since the first step (compilation excluded)."""
+
+  def __init__(self, config):
+    self.frames_per_step = config.batch_size * config.input.clip_length
+    self.t_start, self.steps = None, 0
+
+  def stepped(self, first: bool, state):
+    if first:
+      jax.block_until_ready(state)
+      self.t_start = time.perf_counter()
+    else:
+      self.steps += 1
+
+  def log(self, step: int, total: int, loss):
+    rate = self.steps / max(time.perf_counter() - self.t_start, 1e-9)
+    eta = (total - step) / rate if rate > 0 else float("nan")
+    logging.info(
+        "step %d/%d  loss %.4f  %.2f steps/s  %.1f frames/s  ETA %s",
+        step,
+        total,
+        loss,
+        rate,
+        rate * self.frames_per_step,
+        _format_seconds(eta),
+    )
+
+
+class _Trace:
+  """A profiler trace of `config.profile_num_steps` steps from
+  `config.profile_start_step`, written to the workdir."""
+
+  def __init__(self, config, workdir: str):
+    self.first = config.profile_start_step
+    self.last = self.first + config.profile_num_steps - 1
+    self.on = config.profile_num_steps > 0
+    self.workdir = workdir
+
+  def before(self, step: int):
+    if self.on and step == self.first:
+      jax.profiler.start_trace(self.workdir)
+
+  def after(self, step: int, state):
+    if self.on and step == self.last:
+      jax.block_until_ready(state)
+      jax.profiler.stop_trace()
+      logging.info(
+          "Profiler trace of steps %d-%d in %s/plugins/profile.",
+          self.first,
+          step,
+          self.workdir,
+      )
 
 
 def _format_seconds(seconds: float) -> str:

@@ -16,10 +16,11 @@ import numpy as np
 import orbax.checkpoint as ocp
 import tensorflow as tf
 
-from bodypose_jax import input_pipeline
-from bodypose_jax import models
+from bodypose_jax.data import input_pipeline
+from bodypose_jax.model import pose_net
+from bodypose_jax.runtime import checkpoints
+from bodypose_jax.runtime import sharding
 from bodypose_jax import train
-from configs import default
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,14 +28,14 @@ class Trained:
   """A restored model.
 
   Attributes:
-    config: the run's config (defaults filled in for fields added since).
+    config: the run's config, as the trainer wrote it.
     model: the PoseNet it describes.
     variables: {'params', 'batch_stats'} as numpy arrays.
     step: the training step of the checkpoint.
   """
 
   config: ml_collections.ConfigDict
-  model: models.PoseNet
+  model: pose_net.PoseNet
   variables: Any
   step: int
 
@@ -58,22 +59,12 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
     )
   with tf.io.gfile.GFile(path) as f:
     saved = _tuples(json.load(f))
-  # Runs from before config.model.head_stride existed trained at stride 8.
+  # The trainer writes every field; the one field added since the oldest
+  # runs still about: they trained at stride 8.
   saved.get("model", {}).setdefault("head_stride", 8)
-  config = default.get_config()
-  config.update_from_flattened_dict(_flatten(saved))
+  config = ml_collections.ConfigDict(saved)
   config.lock()
   return config
-
-
-def _flatten(tree, prefix=""):
-  flat = {}
-  for k, v in tree.items():
-    if isinstance(v, dict):
-      flat.update(_flatten(v, f"{prefix}{k}."))
-    else:
-      flat[f"{prefix}{k}"] = v
-  return flat
 
 
 def restore(
@@ -84,12 +75,12 @@ def restore(
   Args:
     workdir: a directory written by `train.train_and_evaluate`.
     step: the checkpoint to restore; None for the latest that can be read
-      (`train.restore_latest`).
+      (`checkpoints.restore_latest`).
     **model_overrides: `config.model` fields to change, e.g. the convolution
       formulations, which share parameters (layers.py).
   """
   config = load_config(workdir)
-  manager = train.checkpoint_manager(workdir, config)
+  manager = checkpoints.checkpoint_manager(workdir, config.keep_checkpoints)
   if step is None and manager.latest_step() is None:
     raise FileNotFoundError(
         f"No checkpoint in {manager.directory}: train first with "
@@ -110,14 +101,14 @@ def restore(
   # Restore onto this machine's devices whatever topology saved it (export
   # and evaluation of a multi-host run happen on one host).
   replicated = jax.sharding.NamedSharding(
-      train.make_mesh(), jax.sharding.PartitionSpec()
+      sharding.make_mesh(), jax.sharding.PartitionSpec()
   )
   abstract = jax.tree.map(
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated),
       abstract,
   )
   if step is None:  # the newest readable one
-    state, step = train.restore_latest(manager, abstract)
+    state, step = checkpoints.restore_latest(manager, abstract)
   else:
     state = manager.restore(step, args=ocp.args.StandardRestore(abstract))
   variables = jax.tree.map(

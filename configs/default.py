@@ -5,6 +5,8 @@ Not run directly: use one of configs/{rgb,depth}_{gru,lstm}.py.
 
 import ml_collections
 
+from bodypose_jax.model import pose_net
+
 
 def get_config() -> ml_collections.ConfigDict:
   """Every knob of the trainer, with defaults for real NTU RGB+D."""
@@ -85,13 +87,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.width = 0.5
   config.model.stem_features = 32
   # MobileNetV2's table up to stride 16: (expansion, channels, repeats, stride).
-  config.model.stages = (
-      (1, 16, 1, 1),
-      (6, 24, 2, 2),
-      (6, 32, 3, 2),
-      (6, 64, 4, 2),
-      (6, 96, 3, 1),
-  )
+  config.model.stages = pose_net.MOBILENET_V2_STAGES
   config.model.decoder_features = 64
   # Input pixels per heatmap cell: 4 or 8. At 4 a second fuse upsamples the
   # stride-8 decoder and merges the encoder's stride-4 map, in

@@ -12,7 +12,7 @@ The synthetic variant with a quarter of every batch from teacher-labelled real
 video (build tfds_ntu/teacher_rgb first, see README), then evaluated on the
 held-out real performers:
   python -m bodypose_jax.main --config=configs/rgb_gru.py:mixed --workdir=workdirs/rgb_gru_mixed
-  python -m bodypose_jax.evaluate --workdir=workdirs/rgb_gru_mixed --builder_config=teacher_rgb --rois=oracle
+  python -m bodypose_jax.evaluators.evaluate --workdir=workdirs/rgb_gru_mixed --builder_config=teacher_rgb --rois=oracle
 A tiny smoke run (< 2 min):
   python -m bodypose_jax.main --config=configs/rgb_gru.py:smoke --workdir=/tmp/smoke
 The single-frame baseline: add --config.model.cell=none

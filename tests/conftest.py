@@ -129,9 +129,9 @@ def tiny_export(tmp_path_factory):
   Returns (path to the .tflite with its sidecar, the Trained it came from).
   Untrained weights exercise every conversion path in seconds.
   """
-  from bodypose_jax import export  # pylint: disable=g-import-not-at-top
-  from bodypose_jax import input_pipeline  # pylint: disable=g-import-not-at-top
-  from bodypose_jax import streaming  # pylint: disable=g-import-not-at-top
+  from bodypose_jax.deploy import export  # pylint: disable=g-import-not-at-top
+  from bodypose_jax.data import input_pipeline  # pylint: disable=g-import-not-at-top
+  from bodypose_jax.deploy import streaming  # pylint: disable=g-import-not-at-top
   from configs import default  # pylint: disable=g-import-not-at-top
 
   out = _shared(tmp_path_factory, "export")
@@ -170,7 +170,7 @@ def teacher_manual_dir(tmp_path_factory):
   listing = root / "samples.pickle"
   with _once(root, "rendered") as to_do:
     if to_do:
-      samples = teacher_fixtures.render(str(root))
+      samples = teacher_fixtures.render_samples(str(root))
       for sample in samples:
         teacher_fixtures.label(str(root), sample.name)
       listing.write_bytes(pickle.dumps(samples))

@@ -1,4 +1,4 @@
-"""One process of a data-parallel run, for tests/test_distributed.py.
+"""One process of a data-parallel run, for tests/runtime/test_distributed.py.
 
   python tests/multiprocess_worker.py --out=DIR --num_processes=2 \
       --process_id=0 --coordinator_address=localhost:PORT --devices=2
@@ -36,8 +36,9 @@ def main(argv):
   from jax.sharding import NamedSharding, PartitionSpec as P  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
 
-  from bodypose_jax import distributed  # pylint: disable=g-import-not-at-top
+  from bodypose_jax.runtime import distributed  # pylint: disable=g-import-not-at-top
   from bodypose_jax import train  # pylint: disable=g-import-not-at-top
+  from bodypose_jax.runtime import sharding  # pylint: disable=g-import-not-at-top
   from configs import rgb_gru  # pylint: disable=g-import-not-at-top
 
   if FLAGS.num_processes > 1:
@@ -61,7 +62,7 @@ def main(argv):
       }
       for _ in range(FLAGS.steps)
   ]
-  mesh = train.make_mesh()
+  mesh = sharding.make_mesh()
   sharded = NamedSharding(mesh, P("data"))
   model = train.create_model(config)
   state = train.init_state(config, model, (b, t, h, w, 3), mesh)
@@ -70,7 +71,7 @@ def main(argv):
   mine = slice(jax.process_index() * rows, (jax.process_index() + 1) * rows)
   for batch in batches:
     local = {k: v[mine] for k, v in batch.items()}
-    state, _ = step(state, train.to_global(local, sharded))
+    state, _ = step(state, sharding.to_global(local, sharded))
   params = jax.tree_util.tree_flatten_with_path(jax.device_get(state.params))[0]
   np.savez(
       os.path.join(FLAGS.out, f"params_{FLAGS.process_id}.npz"),

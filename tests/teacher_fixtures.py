@@ -13,7 +13,7 @@ import numpy as np
 
 from tfds_ntu import layout
 from tfds_ntu import skeleton_file
-from tfds_ntu import synthetic
+from tfds_ntu.synthetic import render
 from tfds_ntu import teacher_format
 
 # Joints the fixture teacher never gives: BlazePose has no spine joints
@@ -23,15 +23,15 @@ ABSENT_JOINTS = (1, 20)
 NO_PERSON_FRAMES = (0,)
 TRACKED_CONFIDENCE, INFERRED_CONFIDENCE = 0.9, 0.4
 
-SPEC = synthetic.SyntheticSpec(
+SPEC = render.SyntheticSpec(
     seed=0, setups=(1,), cameras=(1, 2), performers=(1, 3, 4),
     replications=(1,), actions=(23,), num_frames=6, modalities=('rgb',),
     num_workers=1)
 
 
-def render(root, **changes):
+def render_samples(root, **changes):
   """Renders `SPEC` (with `changes`) in NTU's layout under `root`."""
-  return synthetic.render_dataset(root, dataclasses.replace(SPEC, **changes))
+  return render.render_dataset(root, dataclasses.replace(SPEC, **changes))
 
 
 def annotation_from_skeleton(skeleton_path):

@@ -17,9 +17,10 @@ import tensorflow as tf
 
 import commands
 import smoke_run
-from bodypose_jax import hardware
-from bodypose_jax import input_pipeline
-from bodypose_jax import skeleton
+from bodypose_jax.data import input_pipeline
+from bodypose_jax.model import skeleton
+from bodypose_jax.runtime import hardware
+from bodypose_jax.runtime import sharding
 from bodypose_jax import train
 from bodypose_jax import workdir as workdir_lib
 
@@ -66,6 +67,18 @@ def test_trains_then_resumes(smoke_workdir, smoke_data_dir, tmp_path):
   assert sorted(os.listdir(workdir / "checkpoints")) == ["60", "65"]
   with open(workdir / "eval_metrics.json") as f:
     assert json.load(f)["step"] == _RESUMED_STEPS
+
+
+@pytest.mark.parametrize("builder_config", ["synthetic_rgbd", "ir"])
+def test_the_trainer_refuses_builds_it_cannot_read(builder_config, tmp_path):
+  """rgbd (3 colour channels + depth) and ir (one channel) pass for colour
+  and depth by their channel count; the trainer refuses them by name, before
+  any rendering or build."""
+  config = smoke_run.config(str(tmp_path / "data"))
+  config.dataset.builder_config = builder_config
+  with pytest.raises(ValueError, match=f"{builder_config!r} stores"):
+    train.train_and_evaluate(config, str(tmp_path / "run"))
+  assert not (tmp_path / "data").exists()
 
 
 def test_the_step_counter_is_typed_as_a_restored_one(smoke_data_dir):
@@ -205,13 +218,12 @@ def _poisoned(batch):
 
 def test_a_nonfinite_step_leaves_the_model_as_it_was(smoke_data_dir):
   config = smoke_run.config(smoke_data_dir)
-  hardware.resolve(config)  # this backend's formulations, as the loop's
   batch = _batch(config)
   model = train.create_model(config)
   # Initialised in one jitted program, as the loop does (eager init
   # compiles every operation on its own).
   state = train.init_state(config, model, batch["frames"].shape,
-                           train.make_mesh())
+                           sharding.make_mesh())
   step = jax.jit(train.make_train_step(config))
   # Two good steps: the warmup's rate is 0 at the first.
   first, _ = step(state, batch)

@@ -9,7 +9,7 @@ glue MediaPipe's pose graphs put around them, written for NumPy and OpenCV:
         --aux landmarks 33, 34--> next frame's ROI (tracking)
 
 Geometry is in frame pixels with pixel centres at integer coordinates (as
-`bodypose_jax.roi` and NTU's colorX/colorY). MediaPipe's normalised
+`bodypose_jax.data.roi` and NTU's colorX/colorY). MediaPipe's normalised
 coordinates put 0 and 1 on the image's edges; a normalised x is therefore
 pixel x * W - 0.5 in this convention, and every conversion below goes through
 that one rule.
@@ -33,7 +33,7 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from bodypose_jax import roi as roi_lib
+from bodypose_jax.data import roi as roi_lib
 
 DETECTOR_INPUT = 224
 LANDMARK_INPUT = 256
@@ -182,7 +182,7 @@ def non_max_suppression(detections: list[Detection], iou_threshold=0.3,
 
 def letterbox_roi(frame_hw) -> np.ndarray:
   """The axis-aligned ROI (cx, cy, height) that letterboxes a whole frame
-  into the detector's square input (`bodypose_jax.roi.whole_frame`: the
+  into the detector's square input (`bodypose_jax.data.roi.whole_frame`: the
   project's one letterbox rule, zero padding as MediaPipe's BORDER_ZERO)."""
   return roi_lib.whole_frame(frame_hw, (DETECTOR_INPUT, DETECTOR_INPUT))
 

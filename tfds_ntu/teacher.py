@@ -17,7 +17,7 @@ One file per video, `<video name without extension>.teacher.npz` (e.g.
 
 - `keypoints`: float32 [T, 25, 2], (x, y) in the video's own frame pixels
   (origin top-left, pixel centres at integer coordinates, as NTU's
-  colorX/colorY), NTU's Kinect joint order (`bodypose_jax.skeleton`) and
+  colorX/colorY), NTU's Kinect joint order (`bodypose_jax.model.skeleton`) and
   NTU's mirror convention (the joint Kinect calls left lies on the image's
   left for a person facing the camera). NaN where the joint is absent: a
   joint `MAPPING` leaves out, or a frame without a person.

@@ -31,7 +31,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from bodypose_jax import skeleton
+from bodypose_jax.model import skeleton
 from tfds_ntu import blazepose
 from tfds_ntu import skeleton_file
 from tfds_ntu import teacher as teacher_lib

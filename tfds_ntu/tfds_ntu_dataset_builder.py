@@ -57,7 +57,7 @@ from tfds_ntu import kinect
 from tfds_ntu import layout
 from tfds_ntu import rgb_to_depth
 from tfds_ntu import skeleton_file
-from tfds_ntu import synthetic as synthetic_lib
+from tfds_ntu.synthetic import render as synthetic_lib
 from tfds_ntu import teacher_videos
 from tfds_ntu import video_io
 

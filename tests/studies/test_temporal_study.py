@@ -1,0 +1,135 @@
+"""Tests for the temporal study: a tiny study trains, evaluates, exports,
+times and reports every run, and a rerun resumes instead of redoing."""
+
+import json
+import os
+
+import pytest
+
+import commands
+from bodypose_jax.studies import temporal_study
+
+
+@pytest.mark.slow
+def test_tiny_study_reports_every_run_and_resumes(
+    tmp_path, smoke_builder, smoke_data_dir
+):
+  smoke_builder("rgb")
+  out = str(tmp_path / "study")
+  kwargs = dict(
+      modalities=["rgb"],
+      cells=["none", "gru"],
+      protocols=["xsub"],
+      seeds=[0],
+      variant="smoke",
+      num_train_steps=2,
+      data_dir=smoke_data_dir,
+      latency_runs=5,
+  )
+  result = temporal_study.study(out, **kwargs)
+  assert [(r["name"], r["filter"]) for r in result["runs"]] == [
+      ("rgb_none_xsub_s0", "none"),
+      ("rgb_none_xsub_s0", "one_euro"),
+      ("rgb_gru_xsub_s0", "none"),
+      ("rgb_gru_xsub_s0", "one_euro"),
+  ]
+  runs = {(r["cell"], r["filter"]): r for r in result["runs"]}
+  rows = {(r["cell"], r["filter"]): r for r in result["summary"]}
+  assert set(rows) == set(runs)
+  for key, row in rows.items():
+    metrics = runs[key]["metrics"]
+    # One seed: each row is its run's evaluation, with no spread.
+    assert row["pck@0.2"] == [metrics["all"]["pck@0.2"], 0.0]
+    assert row["pck@0.2 occluded"][0] == metrics["occluded"]["pck@0.2"]
+    assert row["accel error px"][0] == metrics["jitter"]["accel_error_px"]
+    assert row["re-detections/min"][0] == metrics["redetections_per_minute"]
+    assert row["p50_ms"] > 0
+  for cell in ("none", "gru"):
+    filtered = runs[(cell, "one_euro")]["metrics"]
+    tuning = json.load(open(os.path.join(
+        out, "runs", f"rgb_{cell}_xsub_s0", "one_euro_tuning_xsub_train",
+        "one_euro_tuning.json")))
+    # Tuned on the training split, then applied to the held-out one: the
+    # filtered evaluation filters the same keypoints the plain one scores.
+    assert tuning["split"] == "xsub_train"
+    assert (filtered["one_euro"]["min_cutoff"], filtered["one_euro"]["beta"]) \
+        == (tuning["best"]["min_cutoff"], tuning["best"]["beta"])
+    assert filtered["unfiltered"]["pck@0.2 all"] == \
+        runs[(cell, "none")]["metrics"]["all"]["pck@0.2"]
+    # The curve is what the trainer logged at its evaluations.
+    workdir = os.path.join(out, "runs", f"rgb_{cell}_xsub_s0")
+    logged = json.load(open(os.path.join(workdir, "eval_metrics.json")))
+    assert runs[(cell, "none")]["curve"] == [[2, pytest.approx(
+        logged["pck@0.2"])]]
+  # The recurrent cell adds parameters to the same encoder and head.
+  assert rows[("gru", "none")]["params"] > rows[("none", "none")]["params"]
+  with open(os.path.join(out, "study.json")) as f:
+    assert json.load(f)["summary"] == json.loads(json.dumps(result["summary"]))
+  with open(os.path.join(out, "study.md")) as f:
+    table = f.read().splitlines()
+  assert table[0].startswith("| modality | model | protocol | seeds |")
+  assert "| rgb | gru | xsub | 1 |" in table[4]
+  assert "| rgb | gru + One-Euro | xsub | 1 |" in table[5]
+  assert table[-1].startswith("- rgb_gru_xsub_s0: ")
+  for name in ("latency_accuracy.png", "training_curves.png"):
+    assert os.path.getsize(os.path.join(out, name)) > 0
+
+  # A rerun finds every stage done: same evaluations, nothing retrained.
+  run_dir = os.path.join(out, "runs", "rgb_gru_xsub_s0")
+  written = [os.path.join(run_dir, d, "metrics.json")
+             for d in ("eval_xsub_test", "eval_xsub_test_one_euro")]
+  written.append(os.path.join(run_dir, "one_euro_tuning_xsub_train",
+                              "one_euro_tuning.json"))
+  stamps = [os.path.getmtime(p) for p in written]
+  again = temporal_study.study(out, **kwargs)
+  assert again["runs"] == result["runs"]
+  assert [os.path.getmtime(p) for p in written] == stamps
+
+  # A report over a larger grid, from the command line, trains nothing and
+  # covers the finished runs.
+  commands.run_module(
+      "bodypose_jax.studies.temporal_study",
+      f"--out_dir={out}",
+      "--modalities=rgb",
+      "--cells=none,gru",
+      "--protocols=xsub",
+      "--seeds=0,1",
+      "--variant=smoke",
+      "--num_train_steps=2",
+      f"--data_dir={smoke_data_dir}",
+      "--latency_runs=5",
+      "--report_only",
+  )
+  with open(os.path.join(out, "study.json")) as f:
+    assert json.load(f)["runs"] == json.loads(json.dumps(result["runs"]))
+  assert not os.path.exists(os.path.join(out, "runs", "rgb_gru_xsub_s1"))
+  with pytest.raises(ValueError, match="no finished run"):
+    temporal_study.study(
+        str(tmp_path / "empty"), **{**kwargs, "seeds": [3]}, report_only=True
+    )
+
+
+def test_overrides_reach_the_run_config_and_misspellings_fail():
+  overrides = temporal_study.parse_overrides(
+      ["input.clip_length=16", "batch_size=2", "dataset.builder_config=x y"]
+  )
+  assert overrides == {
+      "input.clip_length": 16,
+      "batch_size": 2,
+      "dataset.builder_config": "x y",
+  }
+  config = temporal_study.run_config(
+      "depth", "gru", "xview", 1, "synthetic", 50, None, overrides
+  )
+  assert (config.input.clip_length, config.batch_size) == (16, 2)
+  assert config.dataset.eval_split == "xview_test" and config.seed == 1
+  with pytest.raises(AttributeError):
+    temporal_study.run_config(
+        "rgb", "gru", "xsub", 0, "synthetic", 50, None, {"input.clip_len": 16}
+    )
+  with pytest.raises(TypeError):
+    temporal_study.run_config(
+        "rgb", "gru", "xsub", 0, "synthetic", 50, None, {"batch_size": "two"}
+    )
+  with pytest.raises(ValueError, match="field=value"):
+    temporal_study.parse_overrides(["clip_length"])
