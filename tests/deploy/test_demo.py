@@ -210,6 +210,7 @@ def test_errors_name_the_path_and_leave_no_output(tiny_export, tmp_path):
     demo.run(rgb, str(corrupt), str(tmp_path / "demo.txt"))
 
 
+@pytest.mark.slow
 def test_cli(tiny_export, tmp_path):
   avi = _real_avi()
   model, _ = tiny_export("rgb", "gru")

@@ -278,9 +278,11 @@ def test_double_take_is_the_two_passes_on_whole_frame_views_only():
   assert calls == len(frames)
 
   # By hand: the first frame's two passes, then one pass a frame.
-  step = tracking.make_tracked_step(trained.model, trained.variables, "rgb",
-                                    config, fmt)
-  move = tracking.make_move_state(config, trained.model.cell_stride, fmt)
+  # Jitted: compiled once instead of every operation run eagerly per call.
+  step = jax.jit(tracking.make_tracked_step(trained.model, trained.variables,
+                                            "rgb", config, fmt))
+  move = jax.jit(tracking.make_move_state(config, trained.model.cell_stride,
+                                          fmt))
   frame_hw = np.array(frames.shape[1:3], np.float32)
   names = tuple(f"state_{n}" for n in fmt.names)
 

@@ -258,7 +258,11 @@ def test_demo_draws_and_writes_filtered_keypoints(tiny_export, tmp_path):
       demo.DEPTH_FPS, params, trained.config.tracking.min_joint_confidence)
   np.testing.assert_allclose(data["keypoints"], expected, atol=1e-4)
 
-  # The command line: the flags reach the filter.
+
+@pytest.mark.slow
+def test_the_demos_one_euro_flags_reach_the_filter(tiny_export, tmp_path):
+  model, _ = tiny_export("depth", "gru")
+  folder = depth_pngs.write_depth_pngs(tmp_path / "depth", count=6)
   out = tmp_path / "pose.json"
   commands.run_module(
       "bodypose_jax.deploy.demo", f"--model={model}", f"--input={folder}",

@@ -233,7 +233,7 @@ def test_a_performer_in_view_for_a_few_frames_does_not_win():
   assert evaluate.scored_truth(video, first + 1000.0)[2] == 0
 
 
-def test_evaluate_checkpoint_and_tflite(smoke_workdir, tmp_path):
+def test_evaluate_checkpoint(smoke_workdir, tmp_path):
   res = evaluate.evaluate(smoke_workdir, out_dir=str(tmp_path / "jax"))
   saved = _check_outputs(tmp_path / "jax")
   assert saved["model"]["kind"] == "jax" and saved["split"] == "xsub_test"
@@ -247,6 +247,9 @@ def test_evaluate_checkpoint_and_tflite(smoke_workdir, tmp_path):
   assert saved["redetections_per_minute"] == pytest.approx(
       saved["lost_fraction"] * evaluate.DATASET_FPS * 60, abs=0.1)
 
+
+@pytest.mark.slow
+def test_evaluate_command_line_and_the_exported_model(smoke_workdir, tmp_path):
   # The command line, on two videos, into the default folder.
   proc = commands.run_module(
       "bodypose_jax.evaluators.evaluate", f"--workdir={smoke_workdir}", "--max_videos=2"

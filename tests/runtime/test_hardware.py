@@ -87,6 +87,7 @@ def _page_faults_per_call(reuse_memory: bool) -> float:
 @pytest.mark.skipif(
     platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's"
 )
+@pytest.mark.slow
 def test_configure_host_keeps_temporaries_from_being_faulted_in_each_call():
   """A counted effect, not a timing: page faults per call of a jitted step."""
   default = _page_faults_per_call(False)

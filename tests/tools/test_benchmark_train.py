@@ -115,6 +115,7 @@ def test_keras_baseline_mirrors_a_convlstm_posenet_exactly(head_stride):
   assert keras_baseline.num_params(model) == _jax_num_params(config, 3)
 
 
+@pytest.mark.slow
 def test_keras_step_reports_positive_times():
   r = benchmark_train.time_keras_step(_smoke_config(), steps=2, warmup=1)
   assert r["num_params"] > 0

@@ -111,14 +111,17 @@ def model_paths(tmp_path_factory):
   return [_write(directory, "conv"), _write(directory, "dense_tanh")]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def profiled(model_paths):
   return profile_tflite.profile(
       model_paths, threads=(1, 2), warmup=1, runs=3, baseline=model_paths[1]
   )
 
 
-def test_profile_measures_every_model_and_thread_count(profiled, model_paths):
+def test_profile_measures_every_model_against_the_baseline(profiled,
+                                                         model_paths):
+  """Every check of the real measurement in one test: split over several,
+  xdist measured the models once per worker."""
   assert [r["path"] for r in profiled] == model_paths
   for result in profiled:
     assert result["peak_mb"] > 0
@@ -128,8 +131,7 @@ def test_profile_measures_every_model_and_thread_count(profiled, model_paths):
       assert 0 < entry["p50_ms"] <= entry["p90_ms"]
       assert entry["fps"] == pytest.approx(1e3 / entry["p50_ms"])
 
-
-def test_ratios_refer_to_the_baseline(profiled):
+  # Ratios refer to the baseline, threads for threads.
   base = {e["threads"]: e["p50_ms"] for e in profiled[1]["latency"]}
   for entry in profiled[1]["latency"]:
     assert entry["x_baseline"] == 1.0
@@ -137,6 +139,14 @@ def test_ratios_refer_to_the_baseline(profiled):
     assert entry["x_baseline"] == pytest.approx(
         entry["p50_ms"] / base[entry["threads"]]
     )
+
+  # The markdown table: one row per model.
+  lines = profile_tflite.to_markdown(profiled, baseline=True).splitlines()
+  header, separator, *rows = lines
+  assert "×base @2t" in header and "p90 ms @1t" in header
+  assert len(rows) == len(profiled)
+  assert all(row.count("|") == header.count("|") for row in [separator, *rows])
+  assert rows[0].startswith("| conv.tflite |")
 
 
 def test_rounds_report_medians_and_within_round_ratios(model_paths,
@@ -165,15 +175,6 @@ def test_rounds_report_medians_and_within_round_ratios(model_paths,
   assert (mine["x_baseline"], base["x_baseline"]) == (0.25, 1.0)
   with pytest.raises(ValueError, match="rounds"):
     profile_tflite.profile(model_paths, rounds=0)
-
-
-def test_markdown_has_one_row_per_model(profiled):
-  lines = profile_tflite.to_markdown(profiled, baseline=True).splitlines()
-  header, separator, *rows = lines
-  assert "×base @2t" in header and "p90 ms @1t" in header
-  assert len(rows) == len(profiled)
-  assert all(row.count("|") == header.count("|") for row in [separator, *rows])
-  assert rows[0].startswith("| conv.tflite |")
 
 
 def test_bad_arguments_fail_before_measuring(tmp_path, model_paths):
@@ -214,6 +215,7 @@ def test_cli_writes_table_and_json(tmp_path, model_paths):
   assert "| conv.tflite |" in markdown_out.read_text()
 
 
+@pytest.mark.slow
 def test_cli_names_a_missing_file(tmp_path):
   missing = str(tmp_path / "no_such_model.tflite")
   done = _run_cli(missing, "--runs=1")

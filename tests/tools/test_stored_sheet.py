@@ -214,6 +214,7 @@ def test_sheet_shape_and_seed(smoke_builder):
   assert every.shape == (8 * (22 + 36), 64, 3)
 
 
+@pytest.mark.slow
 def test_cli_writes_the_sheet(smoke_builder, smoke_data_dir, tmp_path):
   smoke_builder("depth")
   out = tmp_path / "new" / "sheet.png"
