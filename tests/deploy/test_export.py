@@ -132,11 +132,11 @@ def test_config_of_a_run_from_before_head_stride_loads_stride_8(tmp_path):
 
 
 def test_conversion_refuses_ops_outside_builtins():
-  # An eigendecomposition has no TFLite builtin; it must not slip through
-  # as a TensorFlow select op.
+  # An eigendecomposition has no TFLite builtin: it stays a StableHLO call
+  # (XlaCallModule), which the converter names and refuses. Were custom ops
+  # allowed, it would slip through and this would not raise.
   fmt = streaming.StateFormat(names=(), shapes=())
   step = lambda frame: {"w": jax.numpy.linalg.eigh(frame[0, :4, :4, 0])[0]}
-  # Were select TF ops allowed, it would convert and this would not raise.
   with pytest.raises(convert_phase.ConverterError,
                      match="is neither a custom op nor a flex op"):
     export.convert(step, (1, 8, 8, 1), fmt, "float32")
