@@ -705,7 +705,7 @@ def random_inputs(config, calibration_frames, verify_frames, verify_rollouts):
   return streams, frames(calibration_frames)
 
 
-def restore(workdir, step=None, formulation=FORMULATION):
+def restore_for_tflite(workdir, step=None, formulation=FORMULATION):
   """A workdir's checkpoint as the TFLite graph computes it: float32, with
   the convolution formulation (depthwise, pointwise, dense) that converts
   to TFLite's own ops."""
@@ -926,7 +926,7 @@ def main(argv):
     workdir_lib.load_config(FLAGS.workdir)  # a missing workdir fails first
   cli.check_writable(os.path.join(out_dir, "verification.json"))
   if FLAGS.workdir:
-    trained = restore(FLAGS.workdir, FLAGS.step, formulation)
+    trained = restore_for_tflite(FLAGS.workdir, FLAGS.step, formulation)
     logging.info("Restored step %d of %s.", trained.step, FLAGS.workdir)
     streams, calibration = dataset_inputs(trained.config, *sizes)
   else:

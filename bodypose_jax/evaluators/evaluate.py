@@ -337,6 +337,25 @@ def scored_truth(video: dict, pred) -> tuple:
   return joints * video["scale"], state, index
 
 
+def _scored_videos(predict, ds):
+  """Runs the model over each video of `ds`, logging progress.
+
+  Yields:
+    (video, the model's output, the truth it is scored against
+    (`scored_truth`: joints in original pixels, tracking state), index of
+    the performer it followed).
+  """
+  t0, num_frames = time.perf_counter(), 0
+  for i, video in enumerate(input_pipeline.as_numpy(ds)):
+    out = predict(video)
+    *truth, followed = scored_truth(video, out["keypoints"])
+    yield video, out, tuple(truth), followed
+    num_frames += len(out["keypoints"])
+    if (i + 1) % _LOG_EVERY == 0:
+      logging.info("%d videos, %d frames, %.1f frames/s.", i + 1, num_frames,
+                   num_frames / (time.perf_counter() - t0))
+
+
 def _thresholds(config):
   # The summary line quotes PCK@0.2 whatever thresholds training logged.
   return sorted({*config.pck_thresholds, *video_metrics.DEFAULT_THRESHOLDS})
@@ -406,10 +425,8 @@ def evaluate(
   t0 = time.perf_counter()
   num_frames, lost_frames, two_person, followed_second = 0, 0, 0, 0
   # Errors in original sensor pixels (1920x1080 colour, 512x424 depth).
-  for i, video in enumerate(input_pipeline.as_numpy(ds)):
-    out = predict(video)
+  for video, out, truth, followed in _scored_videos(predict, ds):
     pred, lost, scale = out["keypoints"], out["lost"], video["scale"]
-    *truth, followed = scored_truth(video, pred)
     two_person += int(video["second_tracking_state"].any())
     followed_second += followed
     first_acc.add(pred * scale, video["joints"] * scale,
@@ -422,13 +439,6 @@ def evaluate(
     acc.add(pred * scale, *truth)
     lost_frames += int(lost.sum())
     num_frames += len(pred)
-    if (i + 1) % _LOG_EVERY == 0:
-      logging.info(
-          "%d videos, %d frames, %.1f frames/s.",
-          i + 1,
-          num_frames,
-          num_frames / (time.perf_counter() - t0),
-      )
   if acc.sums is None:
     raise ValueError(f"Split {split!r} of {workdir} has no video.")
   result = {
@@ -582,18 +592,14 @@ def tune_one_euro(
   accs = [video_metrics.VideoMetrics(thresholds=thresholds)
           for _ in settings]
   t0 = time.perf_counter()
-  for i, video in enumerate(input_pipeline.as_numpy(ds)):
-    out = predict(video)
+  for video, out, truth, _ in _scored_videos(predict, ds):
     pred, scale = out["keypoints"], video["scale"]
-    *truth, _ = scored_truth(video, pred)
     raw_acc.add(pred * scale, *truth)
     many = one_euro_lib.filter_video(
         np.repeat(pred[:, None], len(settings), axis=1), out["confidences"],
         out["lost"], fps, grid, config.tracking.min_joint_confidence)
     for g, acc in enumerate(accs):
       acc.add(many[:, g] * scale, *truth)
-    if (i + 1) % _LOG_EVERY == 0:
-      logging.info("%d videos, %.0f s.", i + 1, time.perf_counter() - t0)
   if raw_acc.sums is None:
     raise ValueError(f"Split {split!r} of {workdir} has no video.")
   unfiltered = headline(raw_acc.result())

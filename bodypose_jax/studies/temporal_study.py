@@ -245,7 +245,7 @@ def latency(workdir, runs):
   out_dir = os.path.join(workdir, "export")
   path = os.path.join(out_dir, "pose_float32.tflite")
   if not os.path.exists(path):
-    trained = export_lib.restore(workdir)
+    trained = export_lib.restore_for_tflite(workdir)
     # Latency does not depend on the frames: noise verifies the conversion
     # without reading the dataset.
     streams, calibration = export_lib.random_inputs(trained.config, 1, 16, 1)
