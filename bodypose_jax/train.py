@@ -1,8 +1,11 @@
-"""Training and evaluation: state, steps, sharding, checkpoints, the loop.
+"""The trainer: model and state, the steps, their sharding, and the loop.
 
-The batch is data-parallel over every device of every host (a 1-D mesh named
-'data'); parameters and optimiser state are replicated. A run in a workdir that
-already holds checkpoints resumes from the latest one by itself.
+`train_and_evaluate` reads top to bottom in six marked stages: config and
+workdir, data, model and state (restored), the compiled steps, the loop (log,
+checkpoint, evaluate on schedule), finish. The batch is data-parallel over
+every device of every host (`runtime/sharding.py`); parameters and optimiser
+state are replicated. A run in a workdir that already holds checkpoints
+resumes from the newest readable one by itself (`runtime/checkpoints.py`).
 """
 
 import functools
