@@ -186,10 +186,23 @@ def test_formulations_train_alike(head_stride):
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4 * scale)
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm", "none"])
-@pytest.mark.parametrize("cell_stride", [8, 16])
-# Each option once on each side, not their whole cross (compile time).
-@pytest.mark.parametrize("cell_skip,head_stride", [(False, 4), (True, 8)])
+def _pairwise_default(grid, pairwise):
+  """The cases of `grid`, those not in `pairwise` behind the slow marker:
+  the default run meets every pair of options (compile time), the slow
+  run their whole cross."""
+  return [pytest.param(*case, marks=() if case in pairwise
+                       else pytest.mark.slow) for case in grid]
+
+
+@pytest.mark.parametrize(
+    "cell,cell_stride,cell_skip,head_stride",
+    _pairwise_default(
+        [(c, s, k, h) for c in ("gru", "lstm", "none") for s in (8, 16)
+         # Skip and head stride each once on each side, not crossed.
+         for k, h in ((False, 4), (True, 8))],
+        {("gru", 8, False, 4), ("gru", 16, True, 8), ("lstm", 8, True, 8),
+         ("lstm", 16, False, 4), ("none", 8, False, 4),
+         ("none", 16, True, 8)}))
 def test_streaming_step_matches_scanned_clip(
     cell, cell_stride, cell_skip, head_stride
 ):

@@ -107,7 +107,9 @@ def _messy_manual_dir(tmp_path, teacher_manual_dir):
   return str(manual), expected
 
 
-@pytest.mark.parametrize("beam", [False, True])
+# Beam builds in the default run once (test_tfds_ntu's one-setup build).
+@pytest.mark.parametrize(
+    "beam", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_teacher_build_splits_skips_and_never_trains_p001(
     tmp_path, caplog, teacher_manual_dir, beam):
   source, samples = teacher_manual_dir

@@ -234,8 +234,9 @@ def _render_manual_dir(tmp_path, **spec_changes):
 
 
 # Under Beam in the slow run only: the default run builds this config through
-# Beam in test_one_setup_builds_with_the_empty_splits_reported, and counts
-# skipped samples through Beam in test_teacher_rgb's messy-folder build.
+# Beam in test_one_setup_builds_with_the_empty_splits_reported; the slow run
+# also counts skipped samples through Beam in test_teacher_rgb's messy-folder
+# build.
 @pytest.mark.parametrize(
     'beam', [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_manual_dir_skips_bad_samples_and_stores_a_summary(
