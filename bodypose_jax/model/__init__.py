@@ -1,0 +1,1 @@
+"""The pose network and what defines it: layers, recurrent cells, heatmaps, losses, the skeleton."""

@@ -1,0 +1,1 @@
+"""What runs around the trainer and the commands: backends, processes, checkpoints, faults."""

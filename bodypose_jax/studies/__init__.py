@@ -1,0 +1,1 @@
+"""Studies that train and compare several models: the temporal study."""

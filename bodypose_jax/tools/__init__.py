@@ -1,0 +1,1 @@
+"""Measuring tools: the TFLite profiler, the training benchmark (vs Keras), contact sheets."""

@@ -1,0 +1,1 @@
+"""The synthetic NTU-format renderer: performers, motions, rooms, rasterizer, sensor model."""
