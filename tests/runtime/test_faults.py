@@ -257,9 +257,19 @@ FAULTS = [
 ]
 
 
+# The commands as the rows (and docs/faults.md) name them -> their modules.
+_MODULES = {
+    "main": "bodypose_jax.main",
+    "export": "bodypose_jax.deploy.export",
+    "evaluate": "bodypose_jax.evaluators.evaluate",
+    "demo": "bodypose_jax.deploy.demo",
+    "profile_tflite": "bodypose_jax.tools.profile_tflite",
+    "benchmark_train": "bodypose_jax.tools.benchmark_train",
+}
+
+
 def _run(row, c):
-  module = (row.command if "." in row.command
-            else f"bodypose_jax.{row.command}")
+  module = _MODULES.get(row.command, row.command)
 
   def limit():
     # Python ignores SIGXFSZ: a write past the limit fails with EFBIG, as
