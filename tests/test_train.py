@@ -19,7 +19,6 @@ import commands
 import smoke_run
 from bodypose_jax.data import input_pipeline
 from bodypose_jax.model import skeleton
-from bodypose_jax.runtime import hardware
 from bodypose_jax.runtime import sharding
 from bodypose_jax import train
 from bodypose_jax import workdir as workdir_lib

@@ -47,7 +47,6 @@ not shape oracle ROIs; frames whose torso cannot be measured are not scored
 scored in their own pixels.
 """
 
-import json
 import os
 import time
 

@@ -395,17 +395,12 @@ class PoseNet(nn.Module):
     return self.recurrent.initialize_carry(cell_shape)
 
 
-# config.model fields that say how to compile, not what to compute.
-_COMPILE_FIELDS = (
-    "depthwise_impl", "pointwise_impl", "dense_impl", "compute_dtype")
-
-
 def from_config(model_config, choices) -> PoseNet:
   """The PoseNet that `config.model` describes, field for field.
 
   Args:
-    model_config: `config.model`; every field but the four compile choices
-      is a PoseNet field of the same name.
+    model_config: `config.model`; every field but the compile choices (the
+      ones `choices` names) is a PoseNet field of the same name.
     choices: the compile choices, resolved for the backend
       (`hardware.resolve(config)`: depthwise/pointwise/dense_impl and
       compute_dtype).
@@ -413,8 +408,10 @@ def from_config(model_config, choices) -> PoseNet:
   Raises:
     ValueError: a `config.model` field that PoseNet does not have.
   """
+  # The fields that say how to compile, not what to compute, are the ones
+  # the backend's choices resolved (hardware.FORMULATION_FIELDS).
   architecture = {
-      k: v for k, v in model_config.items() if k not in _COMPILE_FIELDS
+      k: v for k, v in model_config.items() if not hasattr(choices, k)
   }
   known = {f.name for f in dataclasses.fields(PoseNet)}
   unknown = sorted(set(architecture) - known)

@@ -43,7 +43,6 @@ prints a table to stdout (and everything, with machine info, as JSON):
 """
 
 import json
-import os
 import statistics
 import time
 from typing import Any, Callable

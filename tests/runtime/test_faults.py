@@ -12,7 +12,6 @@ import pathlib
 import re
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 
@@ -20,7 +19,6 @@ import cv2
 import numpy as np
 import pytest
 
-import commands
 import depth_pngs
 import smoke_run
 
