@@ -140,6 +140,7 @@ def make_train_step(config: ml_collections.ConfigDict):
           sigma=config.loss.sigma,
           offset_weight=config.loss.offset_weight,
           inferred_weight=config.loss.inferred_weight,
+          accel_weight=config.loss.accel_weight,
       ),
       learning_rate_fn=create_learning_rate_fn(config),
   )

@@ -59,9 +59,10 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
     )
   with tf.io.gfile.GFile(path) as f:
     saved = _tuples(json.load(f))
-  # The trainer writes every field; the one field added since the oldest
-  # runs still about: they trained at stride 8.
+  # The trainer writes every field; those added since the oldest runs still
+  # about take the value those runs trained with.
   saved.get("model", {}).setdefault("head_stride", 8)
+  saved.get("loss", {}).setdefault("accel_weight", 0.0)
   config = ml_collections.ConfigDict(saved)
   config.lock()
   return config

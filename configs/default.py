@@ -151,6 +151,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.loss.sigma = 1.0  # target Gaussian, in heatmap cells
   config.loss.offset_weight = 1.0
   config.loss.inferred_weight = 0.5  # weight of Kinect-inferred joints
+  # Weight of the keypoint error's acceleration across the clip's frames
+  # (losses.acceleration_loss): steadiness, which the per-frame terms do
+  # not ask for. 0: off.
+  config.loss.accel_weight = 0.0
 
   config.batch_size = 32  # global, in clips
   config.learning_rate = 2e-3

@@ -241,6 +241,28 @@ def test_a_nonfinite_step_leaves_the_model_as_it_was(smoke_data_dir):
     jax.tree.map(np.testing.assert_array_equal, kept, before)
 
 
+def test_the_acceleration_term_is_trained_when_weighted(smoke_data_dir):
+  config = smoke_run.config(smoke_data_dir)
+  with config.unlocked():
+    config.loss.accel_weight = 0.5
+  assert config.input.clip_length >= 3  # a frame triple to score
+  batch = _batch(config)
+  state = train.init_state(config, train.create_model(config),
+                           batch["frames"].shape, sharding.make_mesh())
+  step = jax.jit(train.make_train_step(config))
+  first, _ = step(state, batch)
+  second, metrics = step(first, batch)
+  assert float(metrics["accel_loss"]) > 0
+  np.testing.assert_allclose(
+      metrics["loss"],
+      metrics["heatmap_loss"]
+      + config.loss.offset_weight * metrics["offset_loss"]
+      + 0.5 * metrics["accel_loss"],
+      rtol=1e-5)
+  assert any(jax.tree.leaves(jax.tree.map(
+      lambda a, b: bool(np.any(a != b)), second.params, first.params)))
+
+
 def _poison_step(monkeypatch, bad_step: int):
   """Training's batch of `bad_step` (1-based) gets NaN joints."""
   original = input_pipeline.train_dataset

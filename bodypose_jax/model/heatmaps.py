@@ -104,3 +104,27 @@ def decode(heatmaps, offsets, stride: int):
       stride - 1
   ) / 2
   return centre + offset * stride, confidence
+
+
+def expected_keypoints(heatmaps, offsets, stride: int):
+  """Differentiable keypoints: each cell's estimate weighed by its probability.
+
+  `decode` reads one cell (the argmax), so its output is a step function of
+  the logits and has no gradient through them. This is the expectation over
+  the spatial softmax of what `decode` would return at each cell (its centre
+  plus its offset), smooth in both heads, for losses on keypoint positions.
+
+  Args:
+    heatmaps: [..., h, w, J] logits.
+    offsets: [..., h, w, J, 2] predicted (x, y) offsets in cells.
+    stride: input pixels per cell.
+
+  Returns:
+    [..., J, 2] (x, y) in input pixels.
+  """
+  h, w, _ = heatmaps.shape[-3:]
+  probs = spatial_softmax(heatmaps)  # [..., h, w, J]
+  xs, ys = cell_centres(w, stride), cell_centres(h, stride)
+  centres = jnp.stack(jnp.broadcast_arrays(xs[None, :], ys[:, None]), -1)
+  estimates = centres[:, :, None, :] + offsets * stride  # [..., h, w, J, 2]
+  return (probs[..., None] * estimates).sum(axis=(-4, -3))

@@ -1,4 +1,5 @@
-"""Training loss: heatmap cross-entropy plus sub-cell offset regression."""
+"""Training loss: heatmap cross-entropy, sub-cell offset regression and an
+optional penalty on the keypoint error's acceleration (jitter)."""
 
 import jax
 import jax.numpy as jnp
@@ -36,6 +37,7 @@ def pose_loss(
     sigma: float,
     offset_weight: float,
     inferred_weight: float,
+    accel_weight: float = 0.0,
     confidence=None,
 ):
   """Weighted loss over every frame of the clip.
@@ -45,15 +47,22 @@ def pose_loss(
   L2 on heatmaps and its argmax is sharp. The offset term is an L1 on the
   sub-cell offset at the cell that holds the joint.
 
+  With `accel_weight` > 0 it adds `acceleration_loss` on the expected
+  keypoints (`heatmaps.expected_keypoints`). The per-frame terms score each
+  frame alone and ask nothing of steadiness, so a recurrent model keeps its
+  frame-to-frame noise (the temporal study measures it as acceleration
+  error); this term asks for steadiness.
+
   Args:
     outputs: {'heatmaps': [B, T, h, w, J], 'offsets': [B, T, h, w, J, 2]}.
     joints: [B, T, J, 2] ground truth in input pixels.
     tracking_state: [B, T, J].
+    accel_weight: weight of `acceleration_loss`; 0 leaves it out.
     confidence: [B, T, J] per-joint label confidence (`joint_weights`), or
       None (all 1).
 
   Returns:
-    (loss scalar, {'heatmap_loss', 'offset_loss'}).
+    (loss scalar, {'heatmap_loss', 'offset_loss'[, 'accel_loss']}).
   """
   logits = outputs["heatmaps"]
   h, w, j = logits.shape[-3:]
@@ -76,4 +85,33 @@ def pose_loss(
   offset_loss = (l1 * weights).sum() / norm
 
   loss = heatmap_loss + offset_weight * offset_loss
-  return loss, {"heatmap_loss": heatmap_loss, "offset_loss": offset_loss}
+  aux = {"heatmap_loss": heatmap_loss, "offset_loss": offset_loss}
+  if accel_weight:
+    keypoints = heatmaps.expected_keypoints(logits, outputs["offsets"], stride)
+    aux["accel_loss"] = acceleration_loss(keypoints, joints, weights, stride)
+    loss = loss + accel_weight * aux["accel_loss"]
+  return loss, aux
+
+
+def acceleration_loss(keypoints, joints, weights, stride: int):
+  """Weighted L1 of the keypoint error's second difference in time, in cells.
+
+  The error's, not the keypoints': a joint that accelerates must still be
+  followed, and a constant bias is not jitter. It is the training twin of
+  the acceleration error the video metrics report. A frame triple weighs the
+  product of its three joint weights, so a joint absent from any of them
+  adds nothing. Clips shorter than 3 frames give 0.
+
+  Args:
+    keypoints: [B, T, J, 2] predictions in input pixels.
+    joints: [B, T, J, 2] ground truth in input pixels.
+    weights: [B, T, J] joint weights (`joint_weights`).
+    stride: input pixels per heatmap cell.
+
+  Returns:
+    Scalar: the weighted mean of |Δ²(keypoints - joints)|₁ / stride.
+  """
+  error = (keypoints - joints) / stride
+  accel = error[:, 2:] - 2 * error[:, 1:-1] + error[:, :-2]
+  w = weights[:, 2:] * weights[:, 1:-1] * weights[:, :-2]
+  return (jnp.abs(accel).sum(-1) * w).sum() / jnp.maximum(w.sum(), 1.0)

@@ -270,6 +270,12 @@ def make_train_step(config: ml_collections.ConfigDict, model: keras.Model):
 
   The optimiser's slots are created here, so the first call only traces.
   """
+  if config.loss.accel_weight:
+    # A timing twin must do the same work; this one has no such term.
+    raise ValueError(
+        "The Keras baseline has no acceleration loss: time it with "
+        f"loss.accel_weight=0 (got {config.loss.accel_weight})."
+    )
   optimizer = keras.optimizers.AdamW(
       learning_rate=config.learning_rate,
       weight_decay=config.weight_decay,
