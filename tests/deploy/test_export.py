@@ -186,6 +186,22 @@ def test_export_command_writes_verified_variants(smoke_workdir):
   assert not [n for n in os.listdir(out) if "unverified" in n]
 
 
+def test_lost_decisions_are_held_equal_where_both_loops_saw_one_view():
+  """Closed loops part: a frame whose ROIs differ, or whose mean confidence
+  sits on the threshold, may be judged otherwise without divergence; any
+  other frame may not (a study export on noise frames failed on such)."""
+  roi_diff = np.array([0.0, 0.5, 1.0, 0.2, 3.0, 40.0])
+  jax_conf = np.array([0.5, 0.0205, 0.3, 0.019999, 0.01, 0.5])
+  conf = jax_conf + np.array([0, 0, 0, 2e-6, 0, 0])
+  got = export.comparable_decisions(roi_diff, conf, jax_conf, 0.02, 1e-4)
+  np.testing.assert_array_equal(got, [True, True, True, False, False, False])
+  # A tie needs both loops' confidences at the threshold: one there and
+  # the other far from it is divergence, and is compared.
+  got = export.comparable_decisions(roi_diff[:1], np.array([0.02]),
+                                    np.array([0.5]), 0.02, 1e-4)
+  np.testing.assert_array_equal(got, [True])
+
+
 @pytest.mark.slow
 def test_float32_beyond_tolerance_is_not_written(smoke_workdir, tmp_path):
   good = tmp_path / "pose_float32.tflite"
