@@ -390,12 +390,17 @@ def verify(path, reference, streams, thresholds) -> dict:
   }
 
 
+# Two tracked loops whose ROIs agree within this (frame pixels) crop the
+# same view: `roi_differs_share` and `comparable_decisions` both use it.
+_SAME_VIEW_PX = 1.0
+
+
 def comparable_decisions(roi_diff, confidence, jax_confidence, threshold,
                          tie):
   """Frames whose lost decision the two closed tracked loops must share.
 
   Each loop crops where its own keypoints led it, so once their ROIs part
-  (by more than 1 frame pixel) they judge different views, and on a frame
+  (by more than `_SAME_VIEW_PX`) they judge different views, and on a frame
   without a person (the noise `random_inputs` streams) they part within a
   few frames from float noise alone. A decision is held equal only where
   both loops cropped the same ROI and their mean confidences are not both
@@ -411,7 +416,8 @@ def comparable_decisions(roi_diff, confidence, jax_confidence, threshold,
     [N] bool.
   """
   near = lambda c: np.abs(c - threshold) <= tie
-  return (roi_diff <= 1.0) & ~(near(confidence) & near(jax_confidence))
+  return (roi_diff <= _SAME_VIEW_PX) & ~(
+      near(confidence) & near(jax_confidence))
 
 
 def verify_tracked(path, reference, videos, thresholds, lost_threshold,
@@ -471,7 +477,7 @@ def verify_tracked(path, reference, videos, thresholds, lost_threshold,
       "keypoint_diff_frame_px_max": float(kp.max()),
       "keypoint_diff_frame_px_mean": float(kp.mean()),
       "roi_diff_px_max": float(roi_diff.max()),
-      "roi_differs_share": float(np.mean(roi_diff > 1.0)),
+      "roi_differs_share": float(np.mean(roi_diff > _SAME_VIEW_PX)),
       "lost_differs_share": float(np.mean((lost != jax_lost)[compared])),
       "lost_decisions_compared": int(compared.sum()),
       "lost_share_tflite": float(np.mean(lost)),

@@ -17,18 +17,23 @@ def _joints(rng, n, hw, stride):
   ).astype(np.float32)
 
 
+def _peaked_head(joints, hw, stride, peak):
+  """A head's outputs for joints [N, J, 2]: logits `peak` at each joint's
+  cell and 0 elsewhere, and the joint's offset in every cell."""
+  n = len(joints)
+  index, offsets = heatmaps.target_cells(joints, hw, stride)
+  offsets_map = jnp.broadcast_to(offsets[:, None, None], (n, *hw, 25, 2))
+  one_hot = jax.nn.one_hot(index, hw[0] * hw[1], axis=-2)
+  return one_hot.reshape(n, *hw, 25) * peak, offsets_map
+
+
 def test_decode_inverts_targets():
   rng = np.random.default_rng(0)
   hw, stride = (6, 10), 8
   joints = _joints(rng, 3, hw, stride)
   target = heatmaps.gaussian_targets(joints, hw, stride, sigma=0.5)
   np.testing.assert_allclose(target.sum(axis=(-3, -2)), 1.0, rtol=1e-5)
-  index, offsets = heatmaps.target_cells(joints, hw, stride)
-  # A head that outputs the target offset in every cell, peaked at the target.
-  offsets_map = jnp.broadcast_to(offsets[:, None, None], (3, *hw, 25, 2))
-  logits = (
-      jax.nn.one_hot(index, hw[0] * hw[1], axis=-2).reshape(3, *hw, 25) * 10
-  )
+  logits, offsets_map = _peaked_head(joints, hw, stride, 10)
   decoded, confidence = heatmaps.decode(logits, offsets_map, stride)
   np.testing.assert_allclose(decoded, joints, atol=1e-4)
   assert np.all(confidence > 0.99 * np.exp(10) / (np.exp(10) + 59))
@@ -65,10 +70,8 @@ def test_expected_keypoints_are_decode_on_a_peaked_map_and_have_gradients():
   rng = np.random.default_rng(2)
   hw, stride = (6, 10), 8
   joints = _joints(rng, 3, hw, stride)
-  index, offsets = heatmaps.target_cells(joints, hw, stride)
-  offsets_map = jnp.broadcast_to(offsets[:, None, None], (3, *hw, 25, 2))
-  one_hot = jax.nn.one_hot(index, hw[0] * hw[1], axis=-2).reshape(3, *hw, 25)
-  expected = heatmaps.expected_keypoints(one_hot * 30, offsets_map, stride)
+  peaked, offsets_map = _peaked_head(joints, hw, stride, 30)
+  expected = heatmaps.expected_keypoints(peaked, offsets_map, stride)
   np.testing.assert_allclose(expected, joints, atol=1e-3)
   # A flat map gives the mean of the cells' estimates: the grid's centre.
   flat = heatmaps.expected_keypoints(
@@ -80,7 +83,7 @@ def test_expected_keypoints_are_decode_on_a_peaked_map_and_have_gradients():
   # Unlike decode's argmax, it moves with every logit and every offset.
   grads = jax.grad(
       lambda l, o: heatmaps.expected_keypoints(l, o, stride).sum(),
-      argnums=(0, 1))(one_hot * 3, offsets_map)
+      argnums=(0, 1))(peaked / 10, offsets_map)
   assert all(float(jnp.abs(g).min()) > 0 for g in
              (grads[0].sum(-1), grads[1].sum(-1)))
 
