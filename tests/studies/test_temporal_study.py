@@ -73,6 +73,12 @@ def test_tiny_study_reports_every_run_and_resumes(
   assert table[-1].startswith("- rgb_gru_xsub_s0: ")
   for name in ("latency_accuracy.png", "training_curves.png"):
     assert os.path.getsize(os.path.join(out, name)) > 0
+  # The timed export was verified on the run's eval videos, which have
+  # ground truth (noise frames have none: 0 joints evaluated).
+  with open(os.path.join(out, "runs", "rgb_gru_xsub_s0", "export",
+                         "verification.json")) as f:
+    verified = json.load(f)["float32"]
+  assert verified["pck_jax"]["num_joints_evaluated"] > 0
 
   # A rerun finds every stage done: same evaluations, nothing retrained.
   run_dir = os.path.join(out, "runs", "rgb_gru_xsub_s0")
