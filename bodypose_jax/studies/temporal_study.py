@@ -1,6 +1,8 @@
 r"""The temporal study: does a recurrent cell pay for itself?
 
   python -m bodypose_jax.studies.temporal_study --out_dir=workdirs/temporal_study
+  python -m bodypose_jax.studies.temporal_study --out_dir=workdirs/temporal_study \
+      --modalities=rgb --real_eval=teacher_rgb      # + real footage rows
 
 trains the single-frame baseline (`cell=none`), ConvGRU and ConvLSTM on RGB
 and on depth, with equal budgets, on the cross-subject and cross-view splits
@@ -9,7 +11,9 @@ stream (`evaluate.py`: whole videos, tracked from a whole-frame start, state
 carried), and again with a One-Euro filter on the keypoints whose settings
 are tuned on the run's training split (`evaluate.tune_one_euro`), so that
 each cell is compared with the single-frame model + filter that users of
-MediaPipe and MoveNet get. It exports each architecture's float32 step to
+MediaPipe and MoveNet get. With `--real_eval=teacher_rgb` every run of that
+build's modality is also streamed, bare and with the same filter settings,
+over the held-out performers of teacher-labelled real video. It exports each architecture's float32 step to
 TFLite and times it on one thread. It writes:
 
   <out_dir>/runs/<modality>_<cell>_<protocol>_s<seed>/   workdirs
@@ -42,8 +46,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+import ml_collections
 import numpy as np
 
+from bodypose_jax.data import input_pipeline
 from bodypose_jax.deploy import export as export_lib
 from bodypose_jax.evaluators import evaluate as evaluate_lib
 from bodypose_jax.runtime import cli
@@ -167,6 +173,28 @@ def _stream_dir(config, workdir, filtered=False):
       workdir, config.dataset.eval_split, None, "tracked", filtered)
 
 
+def _evaluated(workdir, step, out_dir, one_euro=None, report_only=False,
+               **kwargs):
+  """`evaluate.evaluate` into `out_dir`, or what it wrote there before for
+  the same final step (and the same One-Euro settings); with `report_only`,
+  only the latter (else None)."""
+  done = _json(os.path.join(out_dir, "metrics.json"))
+  if done and done["step"] == step and (one_euro is None or all(
+      done["one_euro"][k] == v for k, v in one_euro.items() if k != "enabled")):
+    return done
+  if report_only:
+    return None
+  return evaluate_lib.evaluate(workdir, one_euro=one_euro, out_dir=out_dir,
+                               **kwargs)
+
+
+def _tuned_settings(metrics):
+  """The One-Euro settings a filtered evaluation ran with, as `evaluate`'s
+  `one_euro` argument."""
+  return {"enabled": True, **{k: metrics["one_euro"][k]
+                              for k in ("min_cutoff", "beta", "d_cutoff")}}
+
+
 def finished_metrics(config, workdir):
   """The run's stream evaluation if it was trained to its budget, else None."""
   done = _json(os.path.join(_stream_dir(config, workdir), "metrics.json"))
@@ -216,12 +244,43 @@ def one_euro_run(config, workdir, tune_videos):
     return None
   settings = {"enabled": True, "min_cutoff": best["min_cutoff"],
               "beta": best["beta"], "d_cutoff": tuned["d_cutoff"]}
-  out_dir = _stream_dir(config, workdir, filtered=True)
-  done = _json(os.path.join(out_dir, "metrics.json"))
-  if done and done["step"] == step and all(
-      done["one_euro"][k] == v for k, v in settings.items() if k != "enabled"):
-    return done
-  return evaluate_lib.evaluate(workdir, one_euro=settings, out_dir=out_dir)
+  return _evaluated(workdir, step, _stream_dir(config, workdir, filtered=True),
+                    settings)
+
+
+def build_modality(builder_config: str) -> str:
+  """'rgb' or 'depth': what a tfds_ntu build config's frames are."""
+  probe = ml_collections.ConfigDict(
+      {"dataset": {"builder_config": builder_config}})
+  return input_pipeline.modality(probe)[0]
+
+
+def real_footage_run(config, workdir, real_eval, filtered, report_only=False):
+  """Streams the run, tracked, over `real_eval`'s held-out split (its config's
+  `dataset.mix_eval_split`, e.g. teacher_rgb's `test` performers): the
+  model's own keypoints, and, given the run's `filtered` synthetic
+  evaluation, the same One-Euro settings (tuned on synthetic training
+  video; the real set is too small to tune on and score apart).
+
+  Returns:
+    {"none": metrics[, "one_euro": metrics]}, each reused when done for the
+    final step; with `report_only`, only those.
+  """
+  step = config.num_train_steps
+  split = config.dataset.mix_eval_split
+
+  def out_dir(is_filtered):
+    return evaluate_lib.default_out_dir(workdir, split, None, "tracked",
+                                        is_filtered, real_eval)
+
+  result = {"none": _evaluated(workdir, step, out_dir(False), None,
+                               report_only, split=split,
+                               builder_config=real_eval)}
+  if filtered:
+    result["one_euro"] = _evaluated(
+        workdir, step, out_dir(True), _tuned_settings(filtered), report_only,
+        split=split, builder_config=real_eval)
+  return {f: m for f, m in result.items() if m is not None}
 
 
 def eval_curve(workdir, tag=CURVE_TAG) -> list[list[float]]:
@@ -271,27 +330,22 @@ def summarize(runs: Sequence[dict], latencies: dict) -> list[dict]:
   """Mean and std over seeds of each (modality, cell, filter, protocol).
 
   Args:
-    runs: {"modality", "cell", "filter", "protocol", "seed", "metrics"} per
-      run and filter.
+    runs: {"modality", "cell", "filter", "protocol", "scored_on", "seed",
+      "metrics"} per run, filter and evaluation set.
     latencies: {(modality, cell): `latency` result}.
 
   Returns:
-    Rows {"modality", "cell", "filter", "protocol", "seeds", <metric>:
-    [mean, std], "params", "p50_ms"}, in the order the runs came.
+    Rows {"modality", "cell", "filter", "protocol", "scored_on", "seeds",
+    <metric>: [mean, std], "params", "p50_ms"}, in the order the runs came.
   """
+  fields = ("modality", "cell", "filter", "protocol", "scored_on")
   groups = {}
   for run in runs:
-    key = (run["modality"], run["cell"], run["filter"], run["protocol"])
-    groups.setdefault(key, []).append(run)
+    groups.setdefault(tuple(run[f] for f in fields), []).append(run)
   rows = []
-  for (modality, cell, filter_, protocol), group in groups.items():
-    row = {
-        "modality": modality,
-        "cell": cell,
-        "filter": filter_,
-        "protocol": protocol,
-        "seeds": len(group),
-    }
+  for key, group in groups.items():
+    row = {**dict(zip(fields, key)), "seeds": len(group)}
+    modality, cell = key[:2]
     for name, path in METRICS:
       values = [_get(r["metrics"], path) for r in group]
       values = [v for v in values if v is not None]
@@ -313,11 +367,12 @@ def to_markdown(rows: Sequence[dict], runs: Sequence[dict] = ()) -> str:
   """The summary as a markdown table, mean ± std over seeds, then the
   One-Euro settings each filtered run chose on its training split."""
   names = [name for name, _ in METRICS]
-  header = ["modality", "model", "protocol", "seeds", *names]
+  header = ["modality", "model", "protocol", "scored on", "seeds", *names]
   header += ["TFLite ms/frame", "params"]
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   for row in rows:
-    cells = [row["modality"], _label(row), row["protocol"], str(row["seeds"])]
+    cells = [row["modality"], _label(row), row["protocol"], row["scored_on"],
+             str(row["seeds"])]
     for name in names:
       value = row[name]
       cells.append(
@@ -341,13 +396,19 @@ def to_markdown(rows: Sequence[dict], runs: Sequence[dict] = ()) -> str:
   return "\n".join(lines) + "\n"
 
 
+def _synthetic(row) -> bool:
+  # Scored on the split of the set it trained on, not on `real_eval`.
+  return "/" not in row["scored_on"]
+
+
 _COLOURS = {"none": "tab:grey", "gru": "tab:blue", "lstm": "tab:orange"}
 _MARKERS = {"rgb": "o", "depth": "s"}
 
 
 def plot_latency_accuracy(rows: Sequence[dict], path: str):
   """PCK@0.2, occluded PCK@0.2 and acceleration error (jitter) against
-  TFLite latency per frame; filtered models hollow."""
+  TFLite latency per frame; filtered models hollow, real footage
+  diamonds."""
   panels = (("pck@0.2", "PCK@0.2, all joints"),
             ("pck@0.2 occluded", "PCK@0.2, occluded joints"),
             ("accel error px", "acceleration error (px), lower is steadier"))
@@ -362,12 +423,14 @@ def plot_latency_accuracy(rows: Sequence[dict], path: str):
           row["p50_ms"],
           mean,
           yerr=std,
-          marker=_MARKERS.get(row["modality"], "^"),
+          marker=(_MARKERS.get(row["modality"], "^") if _synthetic(row)
+                  else "D"),
           color=colour,
           markerfacecolor="white" if row["filter"] == "one_euro" else colour,
           linestyle="none",
           capsize=3,
-          label=f"{row['modality']} {_label(row)} {row['protocol']}",
+          label=f"{row['modality']} {_label(row)} {row['protocol']}"
+          + ("" if _synthetic(row) else f" on {row['scored_on']}"),
       )
     ax.set_title(title, fontsize=9)
     ax.set_xlabel("TFLite float32 ms per frame, 1 thread")
@@ -386,7 +449,7 @@ def plot_training_curves(runs: Sequence[dict], path: str):
   improving."""
   groups = {}
   for run in runs:
-    if run["filter"] == "none" and run.get("curve"):
+    if run["filter"] == "none" and _synthetic(run) and run.get("curve"):
       key = (run["modality"], run["cell"], run["protocol"])
       groups.setdefault(key, []).append(dict(run["curve"]))
   fig, ax = plt.subplots(figsize=(7.2, 4.8))
@@ -421,6 +484,7 @@ def study(
     filters: Sequence[str] = FILTERS,
     tune_videos: int | None = 180,
     config_dir: str = "configs",
+    real_eval: str | None = None,
 ) -> dict:
   """Runs (or resumes) the whole study and writes its reports.
 
@@ -429,7 +493,9 @@ def study(
   reports cover the runs already finished, and the others are left out
   (logged). `filters` ("none", "one_euro") says which keypoints are scored;
   the filter's settings are tuned on the first `tune_videos` videos (None:
-  all) of each run's training split.
+  all) of each run's training split. `real_eval` (a tfds_ntu build config,
+  e.g. "teacher_rgb") adds rows for the runs of its modality, scored on its
+  held-out split (`real_footage_run`).
 
   Returns:
     The contents of study.json: {"runs": [...], "summary": [...]}, one run
@@ -444,6 +510,10 @@ def study(
     unknown = set(given) - set(known)
     if unknown:
       raise ValueError(f"Unknown {name} {sorted(unknown)}; use {known}.")
+  real_modality = build_modality(real_eval) if real_eval else None
+  if real_eval and real_modality not in modalities:
+    raise ValueError(f"real_eval {real_eval!r} stores {real_modality} "
+                     f"frames; the study trains {list(modalities)}.")
   combos = list(itertools.product(modalities, cells, protocols, seeds))
   runs, latencies = [], {}
   for i, (modality, cell, protocol, seed) in enumerate(combos, 1):
@@ -474,14 +544,21 @@ def study(
         filtered = one_euro_run(config, workdir, tune_videos)
       if filtered and filtered["step"] == config.num_train_steps:
         by_filter["one_euro"] = filtered
+    scored = {config.dataset.eval_split: by_filter}
+    if modality == real_modality:
+      scored[f"{real_eval}/{config.dataset.mix_eval_split}"] = (
+          real_footage_run(config, workdir, real_eval,
+                           by_filter.get("one_euro"), report_only))
     record = {"name": name, "modality": modality, "cell": cell,
               "protocol": protocol, "seed": seed,
               "steps": config.num_train_steps}
-    for filter_ in filters:
-      if filter_ in by_filter:
-        runs.append({**record, "filter": filter_,
-                     "metrics": by_filter[filter_],
-                     "curve": eval_curve(workdir)})
+    curve = eval_curve(workdir)
+    for scored_on, metrics_by_filter in scored.items():
+      for filter_ in filters:
+        if filter_ in metrics_by_filter:
+          runs.append({**record, "filter": filter_, "scored_on": scored_on,
+                       "metrics": metrics_by_filter[filter_],
+                       "curve": curve})
     if (modality, cell) not in latencies:
       latencies[(modality, cell)] = latency(workdir, latency_runs)
   if not runs:
@@ -533,6 +610,10 @@ def _define_flags():
   flags.DEFINE_integer(
       "tune_videos", 180,
       "Training-split videos the One-Euro settings are tuned on; 0: all.")
+  flags.DEFINE_string(
+      "real_eval", None,
+      "A tfds_ntu build config of real footage (e.g. teacher_rgb): the runs "
+      "of its modality are also scored on its held-out split.")
   flags.DEFINE_list(
       "set",
       [],
@@ -573,6 +654,7 @@ def main(argv):
       FLAGS.filters,
       FLAGS.tune_videos or None,
       FLAGS.config_dir,
+      FLAGS.real_eval,
   )
 
 

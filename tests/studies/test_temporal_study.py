@@ -1,5 +1,6 @@
 """Tests for the temporal study: a tiny study trains, evaluates, exports,
-times and reports every run, and a rerun resumes instead of redoing."""
+times and reports every run (on the synthetic split and on teacher-labelled
+real video), and a rerun resumes instead of redoing."""
 
 import json
 import os
@@ -12,9 +13,10 @@ from bodypose_jax.studies import temporal_study
 
 @pytest.mark.slow
 def test_tiny_study_reports_every_run_and_resumes(
-    tmp_path, smoke_builder, smoke_data_dir
+    tmp_path, smoke_builder, smoke_data_dir, teacher_builder
 ):
   smoke_builder("rgb")
+  del teacher_builder  # Built: the study scores on it.
   out = str(tmp_path / "study")
   kwargs = dict(
       modalities=["rgb"],
@@ -25,27 +27,45 @@ def test_tiny_study_reports_every_run_and_resumes(
       num_train_steps=2,
       data_dir=smoke_data_dir,
       latency_runs=5,
+      real_eval="teacher_rgb",
   )
   result = temporal_study.study(out, **kwargs)
-  assert [(r["name"], r["filter"]) for r in result["runs"]] == [
-      ("rgb_none_xsub_s0", "none"),
-      ("rgb_none_xsub_s0", "one_euro"),
-      ("rgb_gru_xsub_s0", "none"),
-      ("rgb_gru_xsub_s0", "one_euro"),
-  ]
-  runs = {(r["cell"], r["filter"]): r for r in result["runs"]}
-  rows = {(r["cell"], r["filter"]): r for r in result["summary"]}
+  real = "teacher_rgb/test"
+  assert [(r["name"], r["filter"], r["scored_on"]) for r in result["runs"]] \
+      == [(f"rgb_{cell}_xsub_s0", filter_, scored_on)
+          for cell in ("none", "gru")
+          for scored_on in ("xsub_test", real)
+          for filter_ in ("none", "one_euro")]
+  runs = {(r["cell"], r["filter"], r["scored_on"]): r for r in result["runs"]}
+  rows = {(r["cell"], r["filter"], r["scored_on"]): r
+          for r in result["summary"]}
   assert set(rows) == set(runs)
+  for (cell, filter_, scored_on), run in runs.items():
+    metrics = run["metrics"]
+    if scored_on == real:
+      # Real rows: the teacher's held-out performers, tracked; filtered with
+      # the settings the run tuned on its synthetic training split.
+      assert (metrics["dataset"], metrics["split"]) == (
+          "tfds_ntu/teacher_rgb", "test")
+      assert metrics["rois"] == "tracked"
+      if filter_ == "one_euro":
+        assert metrics["one_euro"] == runs[
+            (cell, "one_euro", "xsub_test")]["metrics"]["one_euro"]
+    else:
+      assert metrics["dataset"] == "tfds_ntu/synthetic_smoke_rgb"
   for key, row in rows.items():
     metrics = runs[key]["metrics"]
     # One seed: each row is its run's evaluation, with no spread.
     assert row["pck@0.2"] == [metrics["all"]["pck@0.2"], 0.0]
-    assert row["pck@0.2 occluded"][0] == metrics["occluded"]["pck@0.2"]
+    # The teacher labels no joint occluded: its rows have none to score.
+    occluded = metrics["occluded"]["pck@0.2"] if metrics["occluded"] else None
+    assert (row["pck@0.2 occluded"] or [None])[0] == occluded
+    assert (occluded is None) == (key[2] == real)
     assert row["accel error px"][0] == metrics["jitter"]["accel_error_px"]
     assert row["re-detections/min"][0] == metrics["redetections_per_minute"]
     assert row["p50_ms"] > 0
   for cell in ("none", "gru"):
-    filtered = runs[(cell, "one_euro")]["metrics"]
+    filtered = runs[(cell, "one_euro", "xsub_test")]["metrics"]
     tuning = json.load(open(os.path.join(
         out, "runs", f"rgb_{cell}_xsub_s0", "one_euro_tuning_xsub_train",
         "one_euro_tuning.json")))
@@ -55,21 +75,23 @@ def test_tiny_study_reports_every_run_and_resumes(
     assert (filtered["one_euro"]["min_cutoff"], filtered["one_euro"]["beta"]) \
         == (tuning["best"]["min_cutoff"], tuning["best"]["beta"])
     assert filtered["unfiltered"]["pck@0.2 all"] == \
-        runs[(cell, "none")]["metrics"]["all"]["pck@0.2"]
+        runs[(cell, "none", "xsub_test")]["metrics"]["all"]["pck@0.2"]
     # The curve is what the trainer logged at its evaluations.
     workdir = os.path.join(out, "runs", f"rgb_{cell}_xsub_s0")
     logged = json.load(open(os.path.join(workdir, "eval_metrics.json")))
-    assert runs[(cell, "none")]["curve"] == [[2, pytest.approx(
+    assert runs[(cell, "none", "xsub_test")]["curve"] == [[2, pytest.approx(
         logged["pck@0.2"])]]
   # The recurrent cell adds parameters to the same encoder and head.
-  assert rows[("gru", "none")]["params"] > rows[("none", "none")]["params"]
+  assert rows[("gru", "none", real)]["params"] \
+      > rows[("none", "none", real)]["params"]
   with open(os.path.join(out, "study.json")) as f:
     assert json.load(f)["summary"] == json.loads(json.dumps(result["summary"]))
   with open(os.path.join(out, "study.md")) as f:
     table = f.read().splitlines()
-  assert table[0].startswith("| modality | model | protocol | seeds |")
-  assert "| rgb | gru | xsub | 1 |" in table[4]
-  assert "| rgb | gru + One-Euro | xsub | 1 |" in table[5]
+  assert table[0].startswith(
+      "| modality | model | protocol | scored on | seeds |")
+  assert "| rgb | gru | xsub | xsub_test | 1 |" in table[6]
+  assert "| rgb | gru + One-Euro | xsub | teacher_rgb/test | 1 |" in table[9]
   assert table[-1].startswith("- rgb_gru_xsub_s0: ")
   for name in ("latency_accuracy.png", "training_curves.png"):
     assert os.path.getsize(os.path.join(out, name)) > 0
@@ -83,7 +105,8 @@ def test_tiny_study_reports_every_run_and_resumes(
   # A rerun finds every stage done: same evaluations, nothing retrained.
   run_dir = os.path.join(out, "runs", "rgb_gru_xsub_s0")
   written = [os.path.join(run_dir, d, "metrics.json")
-             for d in ("eval_xsub_test", "eval_xsub_test_one_euro")]
+             for d in ("eval_xsub_test", "eval_xsub_test_one_euro",
+                       "eval_teacher_rgb_test", "eval_teacher_rgb_test_one_euro")]
   written.append(os.path.join(run_dir, "one_euro_tuning_xsub_train",
                               "one_euro_tuning.json"))
   stamps = [os.path.getmtime(p) for p in written]
@@ -104,6 +127,7 @@ def test_tiny_study_reports_every_run_and_resumes(
       "--num_train_steps=2",
       f"--data_dir={smoke_data_dir}",
       "--latency_runs=5",
+      "--real_eval=teacher_rgb",
       "--report_only",
   )
   with open(os.path.join(out, "study.json")) as f:
@@ -139,3 +163,11 @@ def test_overrides_reach_the_run_config_and_misspellings_fail():
     )
   with pytest.raises(ValueError, match="field=value"):
     temporal_study.parse_overrides(["clip_length"])
+
+
+def test_real_footage_of_another_modality_fails_before_training(tmp_path):
+  assert temporal_study.build_modality("teacher_rgb") == "rgb"
+  with pytest.raises(ValueError, match="stores rgb frames"):
+    temporal_study.study(str(tmp_path / "study"), modalities=["depth"],
+                         real_eval="teacher_rgb")
+  assert not os.path.exists(tmp_path / "study")
