@@ -384,12 +384,13 @@ def to_markdown(rows: Sequence[dict], runs: Sequence[dict] = ()) -> str:
       )
     cells += [f"{row['p50_ms']:.2f}", f"{row['params'] / 1e3:.0f}k"]
     lines.append("| " + " | ".join(cells) + " |")
-  tuned = [r for r in runs if r["filter"] == "one_euro"]
+  # A run scored on several datasets carries the same settings in each.
+  tuned = {r["name"]: r for r in runs if r["filter"] == "one_euro"}
   if tuned:
     lines.append("")
     lines.append("One-Euro settings (min_cutoff Hz, beta, d_cutoff Hz), "
                  "tuned on each run's training split:")
-    for run in tuned:
+    for run in tuned.values():
       f = run["metrics"]["one_euro"]
       lines.append(f"- {run['name']}: {f['min_cutoff']:g}, {f['beta']:g}, "
                    f"{f['d_cutoff']:g}")
